@@ -1,0 +1,57 @@
+# cdc-sync — every target installs what it needs first (idempotent).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/cdc-sync
+STACK := ops/stack.sh
+# Point cdc-sync at the native stack (ports and roles from ops/stack.env).
+STACK_ENV = set -a; eval "$$($(STACK) env)"; set +a
+
+.PHONY: help deps demo test unit integration lint bench stack-up stack-down stack-status clean
+
+help:
+	@echo "make demo | test | bench | lint | stack-up | stack-down | stack-status"
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required" >&2; exit 1; }
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+deps: $(VENV)/.installed
+
+stack-up: deps
+	$(STACK) up
+	$(STACK_ENV); $(CLI) connectors apply
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	@$(STACK) status
+
+demo: stack-up
+	$(STACK_ENV); ops/demo.sh
+
+lint: deps
+	$(VENV)/bin/ruff check cdc_sync tests bench
+	$(VENV)/bin/ruff format --check cdc_sync tests bench
+	$(VENV)/bin/mypy cdc_sync tests bench
+
+unit: deps
+	$(PY) -m pytest tests/unit
+
+integration: deps
+	$(STACK) install
+	$(PY) -m pytest tests/integration
+
+test: lint
+	$(STACK) install
+	$(PY) -m pytest
+
+bench: stack-up
+	$(STACK_ENV); $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

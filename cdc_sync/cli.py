@@ -1,0 +1,164 @@
+"""The `cdc-sync` command line. Commands parse, call one function, print."""
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import create_engine
+
+from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.events import describe
+from cdc_sync.ops.connect_api import ConnectApi
+from cdc_sync.ops.connectors import Connectors, ConnectorSpec, load_specs
+from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.registry import SchemaRegistry
+from cdc_sync.outbound.source import ReadOptions, read_events
+from cdc_sync.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict).setdefault("settings", Settings())  # type: ignore[no-any-return]
+
+
+def _connectors(settings: Settings) -> Connectors:
+    admin = create_engine(settings.crm_admin_dsn.get_secret_value(), pool_pre_ping=True)
+    return Connectors(ConnectApi(settings.connect_url), admin)
+
+
+def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else "\n".join(lines))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cdc-sync")
+def cli() -> None:
+    """Change-data-capture sync between the CRM's PostgreSQL and vendor APIs."""
+
+
+@cli.group()
+def connectors() -> None:
+    """Kafka Connect configs in connectors/: apply, status, snapshot."""
+
+
+@connectors.command("apply")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--dry-run", is_flag=True, help="Show the diff and the tables to snapshot; change nothing.")
+@click.pass_context
+def connectors_apply(ctx: click.Context, path: Path | None, dry_run: bool) -> None:
+    """PUT connector configs (a file, or every *.json in a folder) to Kafka Connect, showing the diff."""
+    settings = _settings(ctx)
+    ops = _connectors(settings)
+    for spec in load_specs(path or settings.connectors_dir):
+        plan = ops.plan(spec)
+        action = "update" if plan.exists else "create"
+        click.echo(f"{spec.name} ({spec.path}): {action}, {len(plan.changes)} change(s)")
+        for change in plan.changes:
+            click.echo(f"  {change.render()}")
+        if plan.new_tables:
+            click.echo(f"  newly captured, will be snapshotted: {', '.join(plan.new_tables)}")
+        if dry_run:
+            continue
+        signal = ops.apply(plan)
+        click.echo(f"  applied; RUNNING{f'; incremental snapshot requested ({signal})' if signal else ''}")
+
+
+def _spec_named(settings: Settings, name: str | None) -> list[ConnectorSpec]:
+    specs = load_specs(settings.connectors_dir)
+    chosen = [spec for spec in specs if name in (None, spec.name)]
+    if not chosen:
+        raise ConfigError(f"no connector named {name!r} in {settings.connectors_dir}")
+    return chosen
+
+
+@connectors.command("status")
+@click.option("--name", help="Only this connector.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def connectors_status(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Connector and task state, and the replication slot's lag in bytes."""
+    settings = _settings(ctx)
+    ops = _connectors(settings)
+    report = [ops.status(spec) for spec in _spec_named(settings, name)]
+    lines = []
+    for item in report:
+        slot = item["slot"]
+        slot_text = (
+            "no slot yet"
+            if slot is None
+            else f"slot {slot['name']} active={slot['active']} lag={slot['lag_bytes']} bytes"
+        )
+        tasks = ", ".join(f"task {t['id']} {t['state']}" for t in item["tasks"]) or "no tasks"
+        lines.append(f"{item['name']}: {item['state']}; {tasks}; {slot_text}")
+    _emit(report, as_json, lines)
+    if any(item["state"] != "RUNNING" for item in report):
+        sys.exit(1)
+
+
+@connectors.command("snapshot")
+@click.argument("tables", nargs=-1, required=True)
+@click.option("--name", help="Connector to signal (default: the only one, or the one capturing the tables).")
+@click.pass_context
+def connectors_snapshot(ctx: click.Context, tables: tuple[str, ...], name: str | None) -> None:
+    """Incremental snapshot of TABLE... (schema.table) through the Debezium signal table."""
+    settings = _settings(ctx)
+    qualified = [table if "." in table else f"public.{table}" for table in tables]
+    spec = _spec_named(settings, name)[0]
+    signal = _connectors(settings).snapshot(spec, qualified)
+    click.echo(f"incremental snapshot of {', '.join(qualified)} requested from {spec.name} (signal {signal})")
+
+
+@cli.group()
+def events() -> None:
+    """Look at the change stream."""
+
+
+@events.command("tail")
+@click.option("--topic", "topics", multiple=True, help="Topic to read (default: every CRM table topic).")
+@click.option("--from-beginning", is_flag=True, help="Start at the earliest offset instead of the end.")
+@click.option("--max", "max_events", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option(
+    "--idle-timeout", type=float, default=30.0, show_default=True, help="Stop after this many idle seconds."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document per event.")
+@click.pass_context
+def events_tail(
+    ctx: click.Context,
+    topics: tuple[str, ...],
+    from_beginning: bool,
+    max_events: int | None,
+    idle_timeout: float,
+    as_json: bool,
+) -> None:
+    """Print decoded change events (commits no offsets)."""
+    settings = _settings(ctx)
+    options = ReadOptions(
+        topics=list(topics) or [f"^{settings.topic_prefix}\\..*"],
+        group_id=f"cdc-sync-tail-{uuid.uuid4()}",
+        from_beginning=from_beginning,
+        max_events=max_events,
+        idle_timeout_s=idle_timeout,
+    )
+    decoder = EnvelopeDecoder(SchemaRegistry(settings.registry_url))
+    for event in read_events(settings.kafka_bootstrap, decoder, options):
+        click.echo(event.model_dump_json() if as_json else describe(event))
+
+
+def main() -> None:
+    """Entry point: known errors become one readable line and an exit code (2 config, 1 other)."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except CdcSyncError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,29 @@
+"""One exception tree, named for what the caller does next.
+
+Foreign exceptions (httpx, psycopg, KafkaException) are translated at the boundary into
+one of these; nothing above the adapters sees a library's own error type.
+"""
+
+
+class CdcSyncError(Exception):
+    """Root of every error cdc-sync raises on purpose."""
+
+
+class ConfigError(CdcSyncError):
+    """Bad configuration or usage: fix it and rerun (CLI exit 2)."""
+
+
+class StackUnavailable(CdcSyncError):
+    """A part of the stack (Kafka, Connect, registry, database) cannot be reached (CLI exit 1)."""
+
+
+class RejectedEvent(CdcSyncError):
+    """This event can never be processed as it is: dead-letter it with the reason."""
+
+
+class ContractViolation(RejectedEvent):
+    """The event breaks its versioned schema contract."""
+
+
+class RetryableError(CdcSyncError):
+    """A transient failure: back off and try again."""

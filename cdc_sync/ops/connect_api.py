@@ -1,0 +1,69 @@
+"""Kafka Connect's REST API, the few calls cdc-sync makes."""
+
+from typing import Any
+
+import httpx
+
+from cdc_sync.errors import ConfigError, StackUnavailable
+
+ConnectorConfig = dict[str, str]
+
+
+class ConnectApi:
+    """A Kafka Connect worker's REST endpoint."""
+
+    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+        self._client = client or httpx.Client(base_url=base_url, timeout=30.0)
+
+    def config(self, name: str) -> ConnectorConfig | None:
+        """The live config of a connector, or None if it does not exist."""
+        response = self._call("GET", f"/connectors/{name}/config", missing_ok=True)
+        return None if response is None else dict(response.json())
+
+    def put_config(self, name: str, config: ConnectorConfig) -> None:
+        self._call("PUT", f"/connectors/{name}/config", json=config)
+
+    def status(self, name: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/connectors/{name}/status", missing_ok=True)
+        return None if response is None else dict(response.json())
+
+    def tasks_use(self, name: str, config: ConnectorConfig) -> bool:
+        """Whether every task already runs with `config` (a PUT restarts tasks asynchronously)."""
+        response = self._call("GET", f"/connectors/{name}/tasks", missing_ok=True)
+        if response is None:
+            return False
+        tasks = response.json()
+        return bool(tasks) and all(
+            task["config"].get(key) == value
+            for task in tasks
+            for key, value in config.items()
+            if key in task["config"]
+        )
+
+    def names(self) -> list[str]:
+        response = self._call("GET", "/connectors")
+        return sorted(response.json()) if response is not None else []
+
+    def _call(
+        self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
+    ) -> httpx.Response | None:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StackUnavailable(f"Kafka Connect: {method} {path} failed: {exc}") from exc
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code in (400, 409, 422):
+            raise ConfigError(f"Kafka Connect refused {method} {path}: {_message(response)}")
+        if response.is_error:
+            raise StackUnavailable(
+                f"Kafka Connect: {method} {path} -> {response.status_code}: {_message(response)}"
+            )
+        return response
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", response.text))
+    except ValueError:
+        return response.text

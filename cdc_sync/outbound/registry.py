@@ -1,0 +1,45 @@
+"""Schema registry client for the Confluent-compatible API (Apicurio's ccompat endpoint).
+
+Schema ids are immutable, so a schema fetched once is cached for the life of the process.
+"""
+
+import json
+from typing import Any
+
+import httpx
+
+from cdc_sync.errors import StackUnavailable
+
+AvroSchema = dict[str, Any]
+
+
+class SchemaRegistry:
+    """Reads schemas by id and subjects from a registry speaking the Confluent REST API."""
+
+    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+        self._client = client or httpx.Client(base_url=base_url, timeout=10.0)
+        self._by_id: dict[int, AvroSchema] = {}
+
+    def schema(self, schema_id: int) -> AvroSchema:
+        if schema_id not in self._by_id:
+            body = self._get(f"/schemas/ids/{schema_id}")
+            self._by_id[schema_id] = json.loads(body["schema"])
+        return self._by_id[schema_id]
+
+    def subjects(self) -> list[str]:
+        return list(self._get("/subjects"))
+
+    def versions(self, subject: str) -> list[int]:
+        return list(self._get(f"/subjects/{subject}/versions"))
+
+    def version(self, subject: str, version: int | str = "latest") -> dict[str, Any]:
+        """One registered version: `{"subject", "version", "id", "schema"}`."""
+        return dict(self._get(f"/subjects/{subject}/versions/{version}"))
+
+    def _get(self, path: str) -> Any:
+        try:
+            response = self._client.get(path)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StackUnavailable(f"schema registry: GET {path} failed: {exc}") from exc
+        return response.json()
