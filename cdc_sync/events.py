@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 Op = Literal["c", "u", "d", "r"]
 Row = dict[str, Any]
+_SINGULAR = {"activities": "activity", "opportunities": "opportunity"}
 
 
 class SourcePosition(BaseModel):
@@ -40,6 +41,13 @@ class ChangeEvent(BaseModel):
     after: Row | None
     source: SourcePosition
     schema_id: int
+
+    @property
+    def entity(self) -> str:
+        """The changed object as operators name it: `contact:42`, `contact_tag:42,7`."""
+        name = self.table.rpartition(".")[2]
+        singular = _SINGULAR.get(name, name.removesuffix("s"))
+        return f"{singular}:{','.join(str(value) for value in self.key.values())}"
 
     @property
     def row(self) -> Row:

@@ -20,4 +20,5 @@ class Settings(BaseSettings):
     connect_url: str = "http://127.0.0.1:8083"
     registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     connectors_dir: Path = Path("connectors")
+    config: Path = Path("config/cdc-sync.toml")
     topic_prefix: str = "crm"

@@ -1,5 +1,7 @@
 """Kafka Connect's REST API, the few calls cdc-sync makes."""
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -7,13 +9,17 @@ import httpx
 from cdc_sync.errors import ConfigError, StackUnavailable
 
 ConnectorConfig = dict[str, str]
+REBALANCE_RETRIES = 30
 
 
 class ConnectApi:
     """A Kafka Connect worker's REST endpoint."""
 
-    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client or httpx.Client(base_url=base_url, timeout=30.0)
+        self._sleep = sleep
 
     def config(self, name: str) -> ConnectorConfig | None:
         """The live config of a connector, or None if it does not exist."""
@@ -47,10 +53,7 @@ class ConnectApi:
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> httpx.Response | None:
-        try:
-            response = self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise StackUnavailable(f"Kafka Connect: {method} {path} failed: {exc}") from exc
+        response = self._request(method, path, **kwargs)
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code in (400, 409, 422):
@@ -59,6 +62,18 @@ class ConnectApi:
             raise StackUnavailable(
                 f"Kafka Connect: {method} {path} -> {response.status_code}: {_message(response)}"
             )
+        return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call, repeated while the worker group rebalances (Connect answers 409 or 500 then)."""
+        for _ in range(REBALANCE_RETRIES):
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                raise StackUnavailable(f"Kafka Connect: {method} {path} failed: {exc}") from exc
+            if not (response.status_code in (409, 500) and "rebalance" in _message(response).lower()):
+                break
+            self._sleep(1.0)
         return response
 
 

@@ -53,13 +53,14 @@ class _Reader:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.parsed = fastavro.parse_schema(dict(schema))
-        self.rows = RowConverter(_row_record(schema))
+        self.row_schema = row_record(schema)
+        self.rows = RowConverter(self.row_schema)
 
     def read(self, payload: bytes) -> dict[str, Any]:
         return cast(dict[str, Any], fastavro.schemaless_reader(io.BytesIO(payload), self.parsed))
 
 
-def _row_record(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+def row_record(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """The table-row record: the `before` field's type in an envelope, or the schema itself (keys)."""
     for field in schema.get("fields", []):
         if field["name"] == "before":
@@ -83,6 +84,10 @@ class EnvelopeDecoder:
         if "op" not in envelope or "source" not in envelope:
             raise RejectedEvent(f"{message.topic}: record is not a Debezium change envelope")
         return _change_event(message, schema_id, envelope, self._key(message))
+
+    def row_schema(self, schema_id: int) -> Mapping[str, Any]:
+        """The table-row record of a writer schema (what contracts pin)."""
+        return self._reader(schema_id).row_schema
 
     def _key(self, message: RawMessage) -> dict[str, Any]:
         return self._read(message.key)[1] if message.key is not None else {}

@@ -17,6 +17,9 @@ from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
+from tests.integration.outbound_fixtures import clean_faults, runner, sandboxes
+
+__all__ = ["clean_faults", "runner", "sandboxes"]  # fixtures of the outbound tests
 
 ROOT = Path(__file__).parents[2]
 STACK = ROOT / "ops" / "stack.sh"
@@ -59,6 +62,12 @@ def admin_engine(settings: Settings) -> Engine:
 def crm(settings: Settings) -> Engine:
     """The CRM database as its owner (the DBA's role)."""
     return admin_engine(settings)
+
+
+@pytest.fixture(scope="session")
+def state(settings: Settings) -> Engine:
+    """cdc-sync's own state (schema cdc_sync), as the service role sees it."""
+    return create_engine(settings.crm_dsn.get_secret_value(), pool_pre_ping=True)
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,19 @@ def test_connect_api_translates_refusals_into_config_errors() -> None:
     assert api.config("crm") is None
     with pytest.raises(ConfigError, match="Connector configuration is invalid"):
         api.put_config("crm", {"a": "b"})
+
+
+def test_connect_api_waits_out_a_worker_rebalance() -> None:
+    answers = [
+        httpx.Response(500, json={"message": "Request cannot be completed because a rebalance is expected"}),
+        httpx.Response(
+            409, json={"message": "Cannot complete request momentarily due to stale configuration"}
+        ),
+        httpx.Response(200, json={"connector.class": "x"}),
+    ]
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    client = httpx.Client(base_url="http://connect", transport=transport)
+    api = ConnectApi("http://connect", client, sleep=lambda _: None)
+    with pytest.raises(ConfigError, match="stale configuration"):
+        api.config("crm")  # a 409 that is not about a rebalance is not retried
+    assert answers[0].status_code == 200

@@ -1,15 +1,14 @@
-"""The `cdc-sync` command line. Commands parse, call one function, print."""
+"""`cdc-sync connectors ...` and `cdc-sync events tail`."""
 
-import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy import create_engine
 
-from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.cli.common import emit, settings_of
+from cdc_sync.errors import ConfigError
 from cdc_sync.events import describe
 from cdc_sync.ops.connect_api import ConnectApi
 from cdc_sync.ops.connectors import Connectors, ConnectorSpec, load_specs
@@ -19,26 +18,12 @@ from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
 
 
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.ensure_object(dict).setdefault("settings", Settings())  # type: ignore[no-any-return]
-
-
 def _connectors(settings: Settings) -> Connectors:
     admin = create_engine(settings.crm_admin_dsn.get_secret_value(), pool_pre_ping=True)
     return Connectors(ConnectApi(settings.connect_url), admin)
 
 
-def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else "\n".join(lines))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="cdc-sync")
-def cli() -> None:
-    """Change-data-capture sync between the CRM's PostgreSQL and vendor APIs."""
-
-
-@cli.group()
+@click.group()
 def connectors() -> None:
     """Kafka Connect configs in connectors/: apply, status, snapshot."""
 
@@ -49,7 +34,7 @@ def connectors() -> None:
 @click.pass_context
 def connectors_apply(ctx: click.Context, path: Path | None, dry_run: bool) -> None:
     """PUT connector configs (a file, or every *.json in a folder) to Kafka Connect, showing the diff."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     ops = _connectors(settings)
     for spec in load_specs(path or settings.connectors_dir):
         plan = ops.plan(spec)
@@ -79,7 +64,7 @@ def _spec_named(settings: Settings, name: str | None) -> list[ConnectorSpec]:
 @click.pass_context
 def connectors_status(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """Connector and task state, and the replication slot's lag in bytes."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     ops = _connectors(settings)
     report = [ops.status(spec) for spec in _spec_named(settings, name)]
     lines = []
@@ -92,7 +77,7 @@ def connectors_status(ctx: click.Context, name: str | None, as_json: bool) -> No
         )
         tasks = ", ".join(f"task {t['id']} {t['state']}" for t in item["tasks"]) or "no tasks"
         lines.append(f"{item['name']}: {item['state']}; {tasks}; {slot_text}")
-    _emit(report, as_json, lines)
+    emit(report, as_json, lines)
     if any(item["state"] != "RUNNING" for item in report):
         sys.exit(1)
 
@@ -103,14 +88,14 @@ def connectors_status(ctx: click.Context, name: str | None, as_json: bool) -> No
 @click.pass_context
 def connectors_snapshot(ctx: click.Context, tables: tuple[str, ...], name: str | None) -> None:
     """Incremental snapshot of TABLE... (schema.table) through the Debezium signal table."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     qualified = [table if "." in table else f"public.{table}" for table in tables]
     spec = _spec_named(settings, name)[0]
     signal = _connectors(settings).snapshot(spec, qualified)
     click.echo(f"incremental snapshot of {', '.join(qualified)} requested from {spec.name} (signal {signal})")
 
 
-@cli.group()
+@click.group()
 def events() -> None:
     """Look at the change stream."""
 
@@ -133,7 +118,7 @@ def events_tail(
     as_json: bool,
 ) -> None:
     """Print decoded change events (commits no offsets)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     options = ReadOptions(
         topics=list(topics) or [f"^{settings.topic_prefix}\\..*"],
         group_id=f"cdc-sync-tail-{uuid.uuid4()}",
@@ -144,21 +129,3 @@ def events_tail(
     decoder = EnvelopeDecoder(SchemaRegistry(settings.registry_url))
     for event in read_events(settings.kafka_bootstrap, decoder, options):
         click.echo(event.model_dump_json() if as_json else describe(event))
-
-
-def main() -> None:
-    """Entry point: known errors become one readable line and an exit code (2 config, 1 other)."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except CdcSyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)

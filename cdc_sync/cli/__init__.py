@@ -1,0 +1,53 @@
+"""The `cdc-sync` command line. Commands parse, call one function, print."""
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from cdc_sync.cli.connectors import connectors, events
+from cdc_sync.cli.contracts import contracts
+from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
+from cdc_sync.cli.sandbox import sandbox
+from cdc_sync.errors import CdcSyncError, ConfigError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cdc-sync")
+@click.option(
+    "--config", type=click.Path(path_type=Path), envvar="CDC_SYNC_CONFIG", help="Config file (TOML)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+    """Change-data-capture sync between the CRM's PostgreSQL and vendor APIs."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Request lines of the HTTP client would drown everything else (and carry member hashes).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.ensure_object(dict)["config"] = config
+
+
+for command in (connectors, events, contracts, run, destinations_group, deliveries, db, sandbox):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: known errors become one readable line and an exit code (2 config, 1 other)."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except CdcSyncError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

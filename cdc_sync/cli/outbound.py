@@ -1,0 +1,143 @@
+"""`cdc-sync run`, `destinations ...`, `deliveries`, `db migrate`."""
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from prometheus_client import start_http_server
+
+from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.ops import destinations as destination_ops
+from cdc_sync.outbound.assembly import build_outbound
+from cdc_sync.store import destinations
+from cdc_sync.store.ledger import LogQuery, sync_log
+from cdc_sync.store.migrate import migrate
+
+
+@click.command("run")
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Outbound: consume CRM changes, check, map and deliver them (until SIGTERM; drains cleanly)."""
+    settings, config = settings_of(ctx), config_of(ctx)
+    outbound = build_outbound(settings, config)
+    if config.consumer.metrics_port:
+        start_http_server(config.consumer.metrics_port, addr="127.0.0.1")
+    logging.getLogger(__name__).info("consuming %s", ", ".join(outbound.runner.topics))
+    click.echo(
+        f"cdc-sync run: consuming {len(outbound.runner.topics)} topics as {config.consumer.group_id}",
+        err=True,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await outbound.runner.run(stop)
+        finally:
+            await outbound.aclose()
+
+    asyncio.run(main())
+    click.echo("cdc-sync run: drained and stopped", err=True)
+
+
+@click.group("destinations")
+def destinations_group() -> None:
+    """List, pause and resume destinations."""
+
+
+@destinations_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def destinations_list(ctx: click.Context, as_json: bool) -> None:
+    """Each destination with its state and the number of held deliveries."""
+    config = config_of(ctx)
+    found = destinations.statuses(state_engine_of(ctx), list(config.destinations))
+    rows = [
+        {
+            "name": s.name,
+            "kind": config.destinations[s.name].kind,
+            "state": s.state,
+            "held": s.held,
+            "reason": s.reason,
+        }
+        for s in found
+    ]
+    lines = [
+        f"{r['name']:<12} {r['kind']:<10} {r['state']:<7} held={r['held']} {r['reason'] or ''}" for r in rows
+    ]
+    emit(rows, as_json, lines)
+
+
+@destinations_group.command("pause")
+@click.argument("name")
+@click.option("--reason", default="paused by operator", show_default=True)
+@click.pass_context
+def destinations_pause(ctx: click.Context, name: str, reason: str) -> None:
+    """Stop sending to NAME; its deliveries are held durably, in order."""
+    engine = state_engine_of(ctx)
+    migrate(engine)
+    destination_ops.pause(engine, config_of(ctx), name, actor(), reason)
+    click.echo(f"{name}: paused ({reason})")
+
+
+@destinations_group.command("resume")
+@click.argument("name")
+@click.pass_context
+def destinations_resume(ctx: click.Context, name: str) -> None:
+    """Replay NAME's held deliveries in order (no duplicates), then resume live delivery."""
+    engine = state_engine_of(ctx)
+    migrate(engine)
+    config = config_of(ctx)
+    held = next(s.held for s in destinations.statuses(engine, [name])) if name in config.destinations else 0
+    with click.progressbar(range(held), label=f"replaying {name}", file=sys.stderr) as bar:
+        report = asyncio.run(destination_ops.resume(engine, config, name, actor(), bar.update))
+    click.echo(f"{name}: resumed after replaying {report.replayed} held deliveries")
+
+
+@click.command("deliveries")
+@click.option("--object", "entity", help="Only this object, e.g. contact:42.")
+@click.option("--destination", help="Only this destination.")
+@click.option("--since", type=click.DateTime(), help="Only attempts at or after this time (UTC).")
+@click.option("--last", type=click.IntRange(min=1), help="Only attempts of the last N minutes.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def deliveries(
+    ctx: click.Context,
+    entity: str | None,
+    destination: str | None,
+    since: datetime | None,
+    last: int | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The sync log: delivery attempts by time and object, newest first."""
+    start = since.replace(tzinfo=UTC) if since else None
+    if last:
+        start = datetime.now(UTC) - timedelta(minutes=last)
+    rows = sync_log(state_engine_of(ctx), LogQuery(entity, destination, start, limit))
+    lines = [
+        f"{r['at']:%Y-%m-%d %H:%M:%S} {r['destination']:<10} {r['entity']:<16} {r['operation']:<22} "
+        f"#{r['attempt']} {r['outcome']:<11} {r['status_code'] or '-'} {r['latency_ms']:.0f}ms "
+        f"{r['error'] or ''}"
+        for r in rows
+    ]
+    emit(rows, as_json, lines)
+
+
+@click.group("db")
+def db() -> None:
+    """cdc-sync's own state in schema cdc_sync."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Create or upgrade the cdc_sync schema (idempotent)."""
+    applied = migrate(state_engine_of(ctx))
+    click.echo(f"applied migrations: {applied}" if applied else "schema is up to date")

@@ -1,0 +1,122 @@
+"""`DeliveryHooks` over the state store: ledger, dead letters, alerts, incidents, pauses."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.delivery.policy import Action
+from cdc_sync.observability import metrics
+from cdc_sync.observability.notify import Notifier
+from cdc_sync.store import alerts, destinations
+from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
+from cdc_sync.store.ledger import LedgerWriter, attempt_row
+
+
+def _status_class(outcome: Outcome) -> str:
+    return outcome.failure or f"{(outcome.status or 0) // 100}xx"
+
+
+class DurableHooks:
+    """Writes what happened; the sender decides what happens next."""
+
+    def __init__(self, engine: Engine, ledger: LedgerWriter, notifier: Notifier) -> None:
+        self._engine = engine
+        self._ledger = ledger
+        self._notifier = notifier
+        self._escalating = asyncio.Lock()
+
+    def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None:
+        now = datetime.now(UTC)
+        self._ledger.add(attempt_row(delivery, attempt, outcome, action.value, now))
+        metrics.DELIVERIES.labels(delivery.destination, action.value).inc()
+        metrics.REQUEST_LATENCY.labels(delivery.destination).observe(outcome.latency_s)
+        if action is Action.OK:
+            lag = (now - delivery.source.commit_ts).total_seconds()
+            metrics.END_TO_END_LATENCY.labels(delivery.destination).observe(max(lag, 0.0))
+            return
+        metrics.API_ERRORS.labels(delivery.destination, _status_class(outcome)).inc()
+        if action is Action.RETRY_AFTER:
+            metrics.RATE_LIMIT_HITS.labels(delivery.destination).inc()
+        if action in (Action.RETRY, Action.RETRY_AFTER):
+            metrics.RETRIES.labels(delivery.destination).inc()
+
+    async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
+        letter = DeadLetter(
+            reason=f"{delivery.destination} refused {delivery.operation}: {outcome.summary}",
+            source=delivery.source,
+            table=delivery.table,
+            entity=delivery.entity,
+            destination=delivery.destination,
+            payload=delivery.model_dump(mode="json"),
+            response={"status": outcome.status, "body": outcome.body},
+            idempotency_key=delivery.idempotency_key,
+        )
+        await asyncio.to_thread(add_dead_letter, self._engine, letter)
+        metrics.DEAD_LETTERS.labels(delivery.destination, "vendor_rejected").inc()
+
+    async def latency_breached(self, delivery: Delivery, outcome: Outcome, threshold_s: float) -> None:
+        message = (
+            f"{delivery.destination}: {delivery.operation} for {delivery.entity} "
+            f"took {outcome.latency_s:.3f}s "
+            f"(threshold {threshold_s:g}s); compensating as a timeout"
+        )
+        details = {"latency_s": round(outcome.latency_s, 3), "threshold_s": threshold_s, **_about(delivery)}
+        await self._alert("warning", "latency_threshold", message, delivery.destination, details)
+
+    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
+        async with self._escalating:
+            state = await asyncio.to_thread(destinations.states, self._engine)
+            if state.get(delivery.destination) == "paused":
+                return
+            details = {"failures": failures, "last_outcome": last.summary, **_about(delivery)}
+            summary = (
+                f"{delivery.destination}: {delivery.operation} for {delivery.entity} failed {failures} times"
+            )
+            incident = await asyncio.to_thread(
+                alerts.open_incident, self._engine, delivery.destination, "delivery_failing", summary, details
+            )
+            reason = f"paused after {failures - 1} failed compensations (incident {incident})"
+            await asyncio.to_thread(
+                destinations.set_state, self._engine, delivery.destination, "paused", reason, incident
+            )
+            metrics.PAUSED.labels(delivery.destination).set(1)
+            message = (
+                f"SEVERE {summary}; destination paused awaiting manual confirmation (incident {incident})"
+            )
+            await self._alert(
+                "severe", "escalation", message, delivery.destination, {**details, "incident": incident}
+            )
+
+    async def hold(self, delivery: Delivery, reason: str) -> bool:
+        return await asyncio.to_thread(destinations.hold, self._engine, delivery, reason)
+
+    async def _alert(
+        self, severity: alerts.Severity, kind: str, message: str, destination: str, details: dict[str, Any]
+    ) -> None:
+        recipients = self._notifier.recipients if severity == "severe" else []
+        alert_id = await asyncio.to_thread(
+            alerts.record_alert, self._engine, severity, kind, message, destination, details, recipients
+        )
+        metrics.ALERTS.labels(severity, kind).inc()
+        alert = {
+            "id": alert_id,
+            "severity": severity,
+            "kind": kind,
+            "destination": destination,
+            "message": message,
+        }
+        if severity == "severe" and await self._notifier.notify({**alert, "details": details}):
+            await asyncio.to_thread(alerts.mark_notified, self._engine, alert_id)
+
+
+def _about(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "entity": delivery.entity,
+        "operation": delivery.operation,
+        "idempotency_key": delivery.idempotency_key,
+        "topic": delivery.source.topic,
+        "offset": delivery.source.offset,
+    }

@@ -1,0 +1,80 @@
+"""What the delivery engine moves: vendor-shaped requests derived from change events."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cdc_sync.events import ChangeEvent, SourcePosition
+
+Method = Literal["GET", "PUT", "POST", "DELETE", "PATCH"]
+Failure = Literal["timeout", "network"]
+
+
+class VendorRequest(BaseModel):
+    """One HTTP call in the vendor's own API shape (paths relative to the destination's base URL)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Method
+    path: str
+    body: dict[str, Any] | None = None
+    # A 404 means "nothing to do" (e.g. removing a tag from a member that never existed).
+    not_found_ok: bool = False
+
+
+class Delivery(BaseModel):
+    """One request for one destination, ordered with the others of the same entity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    destination: str
+    entity: str
+    table: str
+    operation: str
+    request: VendorRequest
+    idempotency_key: str
+    source: SourcePosition
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a request went, as the policy sees it; adapters translate httpx into this."""
+
+    status: int | None
+    latency_s: float
+    body: str = ""
+    failure: Failure | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.failure is not None:
+            return f"{self.failure} after {self.latency_s:.3f}s"
+        return f"HTTP {self.status}: {self.body[:500]}"
+
+
+def idempotency_key(event: ChangeEvent, destination: str, operation: str) -> str:
+    """Stable across re-reads of the same change: table + primary key + LSN (not the offset)."""
+    identity = json.dumps(
+        [event.table, event.key, event.source.lsn, event.op, destination, operation],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def delivery_for(
+    event: ChangeEvent, destination: str, entity: str, operation: str, request: VendorRequest
+) -> Delivery:
+    return Delivery(
+        destination=destination,
+        entity=entity,
+        table=event.table,
+        operation=operation,
+        request=request,
+        idempotency_key=idempotency_key(event, destination, operation),
+        source=event.source,
+    )

@@ -1,0 +1,47 @@
+"""Response classification and retry timing: pure, one table."""
+
+from enum import StrEnum
+
+from cdc_sync.delivery.model import Outcome, VendorRequest
+
+
+class Action(StrEnum):
+    OK = "ok"
+    RETRY = "retry"  # back off with jitter; counts as a compensation attempt
+    RETRY_AFTER = "retry_after"  # the vendor said when; does not count against the destination
+    DEAD_LETTER = "dead_letter"
+
+
+# Exact statuses first, then the status class (first digit).
+STATUS_ACTIONS: dict[int, Action] = {
+    408: Action.RETRY,
+    425: Action.RETRY,
+    429: Action.RETRY_AFTER,
+}
+CLASS_ACTIONS: dict[int, Action] = {
+    2: Action.OK,
+    3: Action.DEAD_LETTER,
+    4: Action.DEAD_LETTER,
+    5: Action.RETRY,
+}
+
+
+def classify(outcome: Outcome, request: VendorRequest, latency_threshold_s: float) -> Action:
+    """What to do next. A response slower than the threshold is compensated as a timeout."""
+    if outcome.failure is not None or outcome.status is None:
+        return Action.RETRY
+    if outcome.latency_s > latency_threshold_s:
+        return Action.RETRY
+    if outcome.status == 404 and request.not_found_ok:
+        return Action.OK
+    return STATUS_ACTIONS.get(outcome.status) or CLASS_ACTIONS.get(outcome.status // 100, Action.DEAD_LETTER)
+
+
+def backoff_s(failures: int, base_s: float, cap_s: float, jitter: float) -> float:
+    """Exponential backoff with full jitter; `jitter` is a uniform draw in [0, 1)."""
+    ceiling = min(cap_s, base_s * 2.0 ** max(failures - 1, 0))
+    return ceiling * (0.5 + jitter / 2)
+
+
+def retry_after_s(outcome: Outcome, default_s: float = 1.0) -> float:
+    return outcome.retry_after_s if outcome.retry_after_s is not None else default_s

@@ -1,0 +1,141 @@
+"""The delivery engine: per-entity ordering, concurrency across entities, retries,
+compensation, escalation and holding while a destination is paused.
+
+Everything durable (ledger, dead letters, held queue, alerts) goes through `DeliveryHooks`;
+this module only decides what happens next, using the pure policy.
+"""
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.destinations import Destination
+from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
+from cdc_sync.delivery.ratelimit import RateLimiter
+
+Done = Callable[[], None]
+log = logging.getLogger(__name__)
+
+
+class DeliveryHooks(Protocol):
+    """The durable side effects of delivering (implemented over the state store)."""
+
+    def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None: ...
+
+    async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None: ...
+
+    async def latency_breached(self, delivery: Delivery, outcome: Outcome, threshold_s: float) -> None: ...
+
+    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
+        """Severe alert, incident, destination paused (idempotent while already paused)."""
+
+    async def hold(self, delivery: Delivery, reason: str) -> bool:
+        """Park the delivery in the held queue; False if the destination is active again."""
+
+
+@dataclass
+class _Pending:
+    delivery: Delivery
+    done: Done
+
+
+@dataclass
+class Lane:
+    """One destination: its adapter, its limits, and a queue per entity key."""
+
+    config: DestinationConfig
+    destination: Destination
+    hooks: DeliveryHooks
+    paused: bool = False
+    rand: random.Random = field(default_factory=random.Random)
+    _queues: dict[str, deque[_Pending]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._limiter = RateLimiter(self.config.rate_limit_per_s * self.config.rate_target)
+        self._slots = asyncio.Semaphore(self.config.max_concurrency)
+
+    @property
+    def busy(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def submit(self, delivery: Delivery, done: Done) -> None:
+        """Queue behind earlier deliveries of the same entity; `done` runs once it is durable."""
+        queue = self._queues.setdefault(delivery.entity, deque())
+        queue.append(_Pending(delivery, done))
+        if len(queue) == 1:
+            task = asyncio.get_running_loop().create_task(self._drain(delivery.entity))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, entity: str) -> None:
+        queue = self._queues[entity]
+        while queue:
+            pending = queue[0]
+            try:
+                await self.deliver(pending.delivery)
+            except Exception:
+                # The state store or the adapter broke unexpectedly: nothing was acknowledged,
+                # so the same delivery (same idempotency key) is tried again.
+                log.exception(
+                    "delivery of %s to %s failed; retrying", pending.delivery.entity, self.config.system
+                )
+                await asyncio.sleep(1.0)
+                continue
+            pending.done()
+            queue.popleft()
+        del self._queues[entity]
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Deliver one request until it is acknowledged, dead-lettered or held."""
+        failures = attempt = 0
+        while True:
+            if self.paused and await self.hooks.hold(delivery, "destination paused"):
+                return
+            outcome = await self._attempt(delivery)
+            attempt += 1
+            action = classify(outcome, delivery.request, self.config.latency_threshold_s)
+            self.hooks.attempted(delivery, attempt, outcome, action)
+            if action is Action.OK:
+                return
+            if action is Action.DEAD_LETTER:
+                await self.hooks.dead_letter(delivery, outcome)
+                return
+            if action is Action.RETRY_AFTER:
+                await self._pause_for(retry_after_s(outcome))
+                continue
+            failures += 1
+            await self._compensate(delivery, outcome, failures)
+
+    async def _attempt(self, delivery: Delivery) -> Outcome:
+        # Slot first, token second: a token taken while waiting for a slot would let requests
+        # queued behind slow ones leave together, in a burst above the rate.
+        async with self._slots:
+            await self._limiter.acquire()
+            (outcome,) = await self.destination.send([delivery])
+        return outcome
+
+    async def _compensate(self, delivery: Delivery, outcome: Outcome, failures: int) -> None:
+        if outcome.failure == "timeout" or outcome.latency_s > self.config.latency_threshold_s:
+            await self.hooks.latency_breached(delivery, outcome, self.config.latency_threshold_s)
+        if failures > self.config.max_compensations:
+            await self.hooks.escalate(delivery, failures, outcome)
+            self.paused = True
+            return
+        await self._pause_for(
+            backoff_s(failures, self.config.backoff_base_s, self.config.backoff_cap_s, self.rand.random())
+        )
+
+    async def _pause_for(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def drain(self) -> None:
+        """Wait until every queued delivery is done (for shutdown and rebalances)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,210 @@
+"""Contact fields in the one form every vendor API accepts.
+
+A value that can never be sent (a malformed email, an impossible CSAT score) raises
+`RejectedEvent` so the event is dead-lettered with a reason an operator can act on. A value
+that is merely unusable (an unknown country, a bogus timezone) becomes None and the field is
+left out; a phone number that cannot be formatted is kept as typed and flagged instead.
+"""
+
+import math
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Literal
+
+import langcodes
+import phonenumbers
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from cdc_sync.errors import RejectedEvent
+
+PHONE_UNFORMATTED_TAG = "phone_unformatted"
+MAX_TAG_LENGTH = 100
+
+_TAG = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_TAG_LENGTH}}}")
+
+# Names people type that ISO 3166 spells differently. Exact matches only: a fuzzy match could
+# silently send a contact to the wrong country.
+COUNTRY_ALIASES: dict[str, str] = {
+    "UK": "GB",
+    "Great Britain": "GB",
+    "Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "Russia": "RU",
+    "Turkey": "TR",
+    "Holland": "NL",
+    "Macedonia": "MK",
+    "Ivory Coast": "CI",
+    "Vatican": "VA",
+    "Palestine": "PS",
+    "Swaziland": "SZ",
+    "Burma": "MM",
+    "Cape Verde": "CV",
+    "East Timor": "TL",
+    "Brunei": "BN",
+    "Macau": "MO",
+}
+
+# Multiply a score on each supported scale by this to reach 0-100.
+_CSAT_FACTOR: dict[int, int] = {5: 20, 100: 1}
+
+
+@dataclass(frozen=True)
+class PhoneResult:
+    """A phone number in E.164 (`formatted`), or as typed when it could not be formatted.
+
+    `formatted` is False exactly when the record should carry `PHONE_UNFORMATTED_TAG`; a
+    missing phone (value None) has nothing to flag, so it counts as formatted.
+    """
+
+    value: str | None
+    formatted: bool
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """Tags that may be sent, and those filtered out (to report), each once in input order."""
+
+    kept: tuple[str, ...]
+    rejected: tuple[str, ...]
+
+
+def normalize_email(raw: str | None) -> str:
+    """Trimmed, lower-cased and syntax-checked; never looks the domain up (pure)."""
+    value = (raw or "").strip()
+    if not value:
+        raise RejectedEvent("email is missing")
+    try:
+        checked = validate_email(value.lower(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        # The raw value is quoted on purpose: the operator must find the record in the CRM.
+        raise RejectedEvent(f"invalid email {value!r}: {exc}") from exc
+    return checked.normalized
+
+
+def _phone_region(region: str | None) -> str | None:
+    code = (region or "").strip().upper()
+    return code if code in phonenumbers.SUPPORTED_REGIONS else normalize_country(region)
+
+
+def normalize_phone(raw: str | None, region: str | None) -> PhoneResult:
+    """E.164, reading numbers without `+` as local to `region` (the contact's country).
+
+    `region` is an alpha-2 code (including phonenumbers' non-ISO ones such as `XK` and `AC`)
+    or any other form `normalize_country` understands. A number that cannot be parsed, is not
+    valid, or has an extension (E.164 has no room for one, and dropping it would lose data) is
+    kept as typed with `formatted=False`.
+    """
+    value = (raw or "").strip()
+    if not value:
+        return PhoneResult(None, formatted=True)
+    try:
+        number = phonenumbers.parse(value, _phone_region(region))
+    except phonenumbers.NumberParseException:
+        return PhoneResult(value, formatted=False)
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return PhoneResult(value, formatted=False)
+    return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True)
+
+
+def _country_key(name: str) -> str:
+    """Case- and accent-insensitive, so "cote d'ivoire" finds "Côte d'Ivoire"."""
+    decomposed = unicodedata.normalize("NFKD", name.strip())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+@cache
+def _countries() -> dict[str, str]:
+    """Every ISO code and name of a country, keyed by `_country_key`, to its alpha-2 code."""
+    index = {_country_key(alias): code for alias, code in COUNTRY_ALIASES.items()}
+    for country in pycountry.countries:
+        names = (country.alpha_2, country.alpha_3, country.name)
+        optional = (getattr(country, "official_name", None), getattr(country, "common_name", None))
+        index.update((_country_key(name), country.alpha_2) for name in (*names, *optional) if name)
+    return index
+
+
+def normalize_country(raw: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 from an alpha-2 or alpha-3 code or a country's name; unknown → None."""
+    return _countries().get(_country_key(raw)) if raw else None
+
+
+def normalize_locale(raw: str | None) -> str | None:
+    """A BCP 47 tag (`zh_CN` → `zh-CN`, `EN-us` → `en-US`); invalid or undetermined → None."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    try:
+        language = langcodes.Language.get(value)
+    except ValueError:
+        return None
+    # `und` (undetermined) is a valid tag but tells a vendor nothing, so it counts as missing.
+    if language.language is None or not language.is_valid():
+        return None
+    return language.to_tag()
+
+
+@cache
+def _timezones() -> dict[str, str]:
+    # Looking names up in this set, rather than calling ZoneInfo(raw), also keeps a raw value
+    # like "../../etc/passwd" from ever reaching the filesystem.
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def normalize_timezone(raw: str | None) -> str | None:
+    """The IANA name in its canonical spelling (`asia/shanghai` → `Asia/Shanghai`); unknown → None."""
+    return _timezones().get(raw.strip().casefold()) if raw else None
+
+
+def to_utc_iso(value: datetime) -> str:
+    """ISO 8601 in UTC with a `Z` suffix; naive datetimes are taken as UTC already.
+
+    Microseconds are written only when non-zero (Python's default), so no precision is lost.
+    """
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
+def source_offset(value: datetime) -> str | None:
+    """The UTC offset the value was recorded in, like "+01:00", kept for audit; naive → None."""
+    offset = value.utcoffset()
+    if offset is None:
+        return None
+    sign = "-" if offset.total_seconds() < 0 else "+"
+    hours, rest = divmod(abs(int(offset.total_seconds())), 3600)
+    minutes, seconds = divmod(rest, 60)
+    # Historic local mean times have second offsets (Amsterdam was +00:19:32); keep them.
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
+
+
+def sanitize_tags(names: Iterable[str]) -> TagResult:
+    """Tags of ASCII letters, digits and `-`, at most `MAX_TAG_LENGTH` long.
+
+    Each name is trimmed first (surrounding spaces are typing noise, not part of the tag), then
+    duplicates are dropped keeping the first occurrence. Case is kept: tags are labels people
+    chose. Too-long tags are rejected, not cut, since two cut tags could collide.
+    """
+    unique = dict.fromkeys(name.strip() for name in names)
+    kept = tuple(name for name in unique if _TAG.fullmatch(name))
+    rejected = tuple(name for name in unique if not _TAG.fullmatch(name))
+    return TagResult(kept, rejected)
+
+
+def unify_csat(value: float | int, scale: Literal[5, 100]) -> int:
+    """A 0-5 or 0-100 satisfaction score on the 0-100 scale, rounded half up."""
+    factor = _CSAT_FACTOR.get(scale)
+    if factor is None:
+        raise RejectedEvent(f"unknown CSAT scale {scale!r}: expected one of {sorted(_CSAT_FACTOR)}")
+    # Written so that NaN fails the check too.
+    if not 0 <= value <= scale:
+        raise RejectedEvent(f"CSAT {value!r} is outside the 0-{scale} scale")
+    # Half up rather than Python's half-to-even: 72.5 reads as 73 to anyone checking by hand.
+    return math.floor(value * factor + 0.5)

@@ -1,0 +1,37 @@
+"""Prometheus metrics (prometheus-client). Names follow `cdc_sync_<what>_<unit|total>`."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+DELIVERIES = Counter(
+    "cdc_sync_deliveries_total", "Delivery attempts by destination and outcome", ["destination", "outcome"]
+)
+API_ERRORS = Counter(
+    "cdc_sync_api_errors_total", "Vendor API errors by status class", ["destination", "status_class"]
+)
+RETRIES = Counter("cdc_sync_retries_total", "Retried delivery attempts", ["destination"])
+RATE_LIMIT_HITS = Counter("cdc_sync_rate_limit_hits_total", "429 responses from vendors", ["destination"])
+REQUEST_LATENCY = Histogram(
+    "cdc_sync_request_latency_seconds", "Vendor request latency", ["destination"], buckets=_LATENCY_BUCKETS
+)
+END_TO_END_LATENCY = Histogram(
+    "cdc_sync_end_to_end_latency_seconds",
+    "Source commit to vendor acknowledgement",
+    ["destination"],
+    buckets=_LATENCY_BUCKETS,
+)
+DEAD_LETTERS = Counter("cdc_sync_dead_letters_total", "Dead-lettered events", ["destination", "kind"])
+CONTRACT_VIOLATIONS = Counter(
+    "cdc_sync_contract_violations_total", "Events breaking their contract", ["table"]
+)
+UNKNOWN_ENUM_VALUES = Counter(
+    "cdc_sync_unknown_enum_values_total", "Enum values outside the whitelist, mapped to Other", ["field"]
+)
+REJECTED_TAGS = Counter("cdc_sync_rejected_tags_total", "Tags filtered out by sanitization", ["destination"])
+ECHOES_SUPPRESSED = Counter(
+    "cdc_sync_echoes_suppressed_total", "Changes not sent back to the system that wrote them", ["destination"]
+)
+PAUSED = Gauge("cdc_sync_destination_paused", "1 while a destination is paused", ["destination"])
+ALERTS = Counter("cdc_sync_alerts_total", "Alerts raised", ["severity", "kind"])
+EVENTS = Counter("cdc_sync_events_total", "Change events consumed", ["table"])

@@ -1,0 +1,90 @@
+"""`destinations pause|resume`: manual pause, and resume that replays the held queue in order.
+
+Replay is sequential in queue order and keeps each delivery's idempotency key, so a vendor that
+already applied one (say, it answered too slowly) does not apply it twice. If the destination
+fails again during replay, the replay stops where it is and the destination stays paused.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from cdc_sync.config import AppConfig
+from cdc_sync.delivery.destinations import build_destination
+from cdc_sync.delivery.durable import DurableHooks
+from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.delivery.sender import Lane
+from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.observability.notify import Notifier
+from cdc_sync.store import destinations
+from cdc_sync.store.audit import audit
+from cdc_sync.store.ledger import LedgerWriter
+
+
+class ReplayHalted(CdcSyncError):
+    """The destination failed again while its held queue was replayed."""
+
+
+class _ReplayHooks(DurableHooks):
+    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
+        raise ReplayHalted(
+            f"{delivery.destination} still failing ({last.summary}) while replaying {delivery.entity}; "
+            "it stays paused with the rest of its queue held"
+        )
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    replayed: int
+    resumed: bool
+
+
+def _require(config: AppConfig, name: str) -> None:
+    if name not in config.destinations:
+        raise ConfigError(
+            f"no destination named {name!r}; configured: {', '.join(config.destinations) or 'none'}"
+        )
+
+
+def pause(engine: Engine, config: AppConfig, name: str, actor: str, reason: str) -> None:
+    _require(config, name)
+    before = destinations.set_state(engine, name, "paused", reason)
+    audit(engine, actor, "destination.pause", f"destination:{name}", before, "paused", {"reason": reason})
+
+
+async def resume(
+    engine: Engine, config: AppConfig, name: str, actor: str, progress: Callable[[int], None] = lambda _: None
+) -> ResumeReport:
+    _require(config, name)
+    ledger = LedgerWriter(engine)
+    notifier = Notifier(config.notifications)
+    destination = build_destination(name, config.destinations[name])
+    lane = Lane(config.destinations[name], destination, _ReplayHooks(engine, ledger, notifier))
+    replayed = 0
+    try:
+        while not destinations.activate_if_empty(engine, name, f"resumed by {actor}"):
+            for seq, delivery in destinations.held(engine, name):
+                await lane.deliver(delivery)
+                destinations.release(engine, [seq])
+                replayed += 1
+                progress(1)
+    except ReplayHalted as exc:
+        audit(
+            engine,
+            actor,
+            "destination.resume",
+            f"destination:{name}",
+            "paused",
+            "paused",
+            {"error": str(exc)},
+        )
+        raise
+    finally:
+        ledger.flush()
+        await destination.aclose()
+        await notifier.aclose()
+    audit(
+        engine, actor, "destination.resume", f"destination:{name}", "paused", "active", {"replayed": replayed}
+    )
+    return ResumeReport(replayed, True)

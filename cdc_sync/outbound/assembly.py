@@ -1,0 +1,64 @@
+"""Builds the outbound service from settings and the config file (the one place that wires I/O)."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine
+
+from cdc_sync.config import AppConfig, load_config
+from cdc_sync.delivery.destinations import build_destination
+from cdc_sync.delivery.durable import DurableHooks
+from cdc_sync.delivery.sender import DeliveryHooks, Lane
+from cdc_sync.observability.notify import Notifier
+from cdc_sync.outbound.contracts import load_contracts
+from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.pipeline import build_routes
+from cdc_sync.outbound.registry import SchemaRegistry
+from cdc_sync.outbound.runner import OutboundRunner, RunnerParts
+from cdc_sync.settings import Settings
+from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.store.migrate import migrate
+
+
+@dataclass
+class Outbound:
+    runner: OutboundRunner
+    lanes: dict[str, Lane]
+    notifier: Notifier
+    ledger: LedgerWriter
+
+    async def aclose(self) -> None:
+        for lane in self.lanes.values():
+            await lane.destination.aclose()
+        await self.notifier.aclose()
+
+
+def state_engine(settings: Settings) -> Engine:
+    return create_engine(settings.crm_dsn.get_secret_value(), pool_pre_ping=True, pool_size=10)
+
+
+def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:
+    return {
+        name: Lane(config=destination, destination=build_destination(name, destination), hooks=hooks)
+        for name, destination in config.destinations.items()
+    }
+
+
+def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbound:
+    config = config or load_config(settings.config)
+    engine = state_engine(settings)
+    migrate(engine)
+    ledger = LedgerWriter(engine)
+    notifier = Notifier(config.notifications)
+    lanes = build_lanes(config, DurableHooks(engine, ledger, notifier))
+    parts = RunnerParts(
+        bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        config=config,
+        engine=engine,
+        decoder=EnvelopeDecoder(SchemaRegistry(settings.registry_url)),
+        contracts=load_contracts(config.contracts_dir),
+        routes=build_routes(config),
+        lanes=lanes,
+        ledger=ledger,
+    )
+    return Outbound(OutboundRunner(parts), lanes, notifier, ledger)

@@ -1,0 +1,126 @@
+"""The outbound flow for one change, as one readable composition (pure: no I/O):
+
+    check_contract → for each destination fed by the table:
+        suppress echoes → keep the fields the CRM owns → map to the vendor's request shape
+
+Decoding happens before (it needs the registry) and delivery after (it needs the network).
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdc_sync.config import AppConfig, DestinationConfig, Owner
+from cdc_sync.delivery.model import Delivery
+from cdc_sync.errors import ConfigError, ContractViolation, RejectedEvent
+from cdc_sync.events import ChangeEvent, Row
+from cdc_sync.mapping import mailchimp, webhook, zendesk
+from cdc_sync.mapping.routes import Lookups, MapInput, Mapped, TableMapper
+from cdc_sync.outbound.loop_guard import is_echo
+from cdc_sync.rules.authority import outbound_fields
+
+_MAPPERS_BY_KIND: dict[str, Mapping[str, TableMapper]] = {
+    "mailchimp": mailchimp.MAPPERS,
+    "zendesk": zendesk.MAPPERS,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str
+    config: DestinationConfig
+    mapper: TableMapper
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A dead letter to write: for the whole event (destination None) or one destination."""
+
+    reason: str
+    destination: str | None = None
+    contract: bool = False
+
+
+@dataclass
+class EventPlan:
+    deliveries: list[Delivery] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    echoes: list[str] = field(default_factory=list)
+    unknown_enums: list[str] = field(default_factory=list)
+    rejected_tags: list[tuple[str, str]] = field(default_factory=list)
+
+
+def build_routes(config: AppConfig) -> dict[str, list[Route]]:
+    """Table → the destinations it feeds, each with its mapper; unknown pairs are config errors."""
+    routes: dict[str, list[Route]] = {}
+    for name, destination in config.destinations.items():
+        for table in destination.tables:
+            routes.setdefault(table, []).append(Route(name, destination, _mapper(name, destination, table)))
+    return routes
+
+
+def _mapper(name: str, destination: DestinationConfig, table: str) -> TableMapper:
+    if destination.kind == "webhook":
+        return webhook.change
+    mapper = _MAPPERS_BY_KIND[destination.kind].get(table)
+    if mapper is None:
+        supported = ", ".join(_MAPPERS_BY_KIND[destination.kind])
+        raise ConfigError(f"destination {name} ({destination.kind}) cannot take {table}; it maps {supported}")
+    return mapper
+
+
+def plan_event(
+    event: ChangeEvent,
+    routes: Mapping[str, list[Route]],
+    check_contract: Callable[[ChangeEvent], Any],
+    authority: Mapping[str, Owner],
+    lookups: Lookups,
+) -> EventPlan:
+    plan = EventPlan()
+    table_routes = routes.get(event.table, [])
+    if not table_routes:
+        return plan
+    try:
+        check_contract(event)
+    except ContractViolation as exc:
+        plan.rejections.append(Rejection(str(exc), contract=True))
+        return plan
+    for route in table_routes:
+        if is_echo(event, route.config.system):
+            plan.echoes.append(route.destination)
+            continue
+        _map_for(route, _input(event, route, authority, lookups), plan)
+    return plan
+
+
+def _input(event: ChangeEvent, route: Route, authority: Mapping[str, Owner], lookups: Lookups) -> MapInput:
+    def allowed(image: Row | None) -> Row | None:
+        return None if image is None else outbound_fields(authority, event.table, image, route.config.system)
+
+    return MapInput(
+        event, allowed(event.after), allowed(event.before), lookups, route.destination, route.config
+    )
+
+
+def _map_for(route: Route, item: MapInput, plan: EventPlan) -> None:
+    try:
+        mapped: Mapped = route.mapper(item)
+    except RejectedEvent as exc:
+        plan.rejections.append(Rejection(str(exc), route.destination))
+        return
+    plan.deliveries.extend(mapped.deliveries)
+    plan.unknown_enums.extend(mapped.unknown_enums)
+    plan.rejected_tags.extend((route.destination, tag) for tag in mapped.rejected_tags)
+
+
+def lookup_ids(events: list[ChangeEvent], routes: Mapping[str, list[Route]]) -> tuple[set[int], set[int]]:
+    """Contact and tag ids the batch's mappers will ask for."""
+    contacts: set[int] = set()
+    tags: set[int] = set()
+    for event in events:
+        if event.table not in routes or "contact_id" not in event.row:
+            continue
+        contacts.add(int(event.row["contact_id"]))
+        if event.row.get("tag_id") is not None:
+            tags.add(int(event.row["tag_id"]))
+    return contacts, tags

@@ -1,0 +1,245 @@
+"""`cdc-sync run`: the Kafka consumer group around the outbound pipeline.
+
+Offsets are stored (and auto-committed) only once every delivery an event produced is durable:
+acknowledged by the vendor, dead-lettered with a reason, or held for a paused destination.
+Revoked partitions are drained first; what cannot drain in time is re-read by the next owner
+and deduplicated by idempotency keys.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from sqlalchemy import Engine
+
+from cdc_sync.config import AppConfig
+from cdc_sync.delivery.sender import Lane
+from cdc_sync.errors import RejectedEvent
+from cdc_sync.events import ChangeEvent
+from cdc_sync.observability import metrics
+from cdc_sync.outbound.contracts import Contracts
+from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.offsets import PartitionProgress
+from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
+from cdc_sync.outbound.source import raw_message
+from cdc_sync.store import destinations
+from cdc_sync.store.crm import fetch_lookups
+from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
+from cdc_sync.store.ledger import LedgerWriter
+
+log = logging.getLogger(__name__)
+Partition = tuple[str, int]
+REVOKE_DRAIN_S = 30.0
+
+
+@dataclass(frozen=True)
+class RunnerParts:
+    bootstrap: str
+    topic_prefix: str
+    config: AppConfig
+    engine: Engine
+    decoder: EnvelopeDecoder
+    contracts: Contracts
+    routes: dict[str, list[Route]]
+    lanes: dict[str, Lane]
+    ledger: LedgerWriter
+
+
+class OutboundRunner:
+    def __init__(self, parts: RunnerParts) -> None:
+        self._p = parts
+        self._progress: dict[Partition, PartitionProgress] = {}
+        # Offsets ready to store, handed from the event loop to the consumer thread: librdkafka
+        # calls on the loop would wait for the consume() running in the thread.
+        self._ready: dict[Partition, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(f"{self._p.topic_prefix}.{table}" for table in self._p.routes)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        consumer = Consumer(self._consumer_config())
+        consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
+        chores = [
+            asyncio.create_task(self._every(0.2, self._flush_ledger)),
+            asyncio.create_task(self._every(1.0, self._sync_states)),
+        ]
+        try:
+            while not stop.is_set():
+                batch = await asyncio.to_thread(self._poll, consumer)
+                await self._handle(batch)
+        finally:
+            await self._shutdown(consumer, chores)
+
+    def _poll(self, consumer: Consumer) -> list[Message]:
+        """Runs on the consumer thread: store finished offsets, then fetch the next batch."""
+        self._store_ready(consumer)
+        return consumer.consume(self._p.config.consumer.poll_batch, 0.2)
+
+    def _store_ready(self, consumer: Consumer) -> None:
+        ready, self._ready = self._ready, {}
+        owned = [TopicPartition(t, p, offset) for (t, p), offset in ready.items() if (t, p) in self._progress]
+        if not owned:
+            return
+        try:
+            consumer.store_offsets(offsets=owned)
+        except KafkaException as exc:
+            log.info("offsets not stored (partition revoked?): %s", exc)
+
+    def _consumer_config(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self._p.bootstrap,
+            "group.id": self._p.config.consumer.group_id,
+            "enable.auto.offset.store": False,
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": 1000,
+            "auto.offset.reset": "earliest",
+            "topic.metadata.refresh.interval.ms": 5000,
+        }
+
+    async def _handle(self, batch: list[Message]) -> None:
+        decoded: list[tuple[Partition, int, ChangeEvent]] = []
+        for message in batch:
+            item = await self._decode(message)
+            if item is not None:
+                decoded.append(item)
+        if not decoded:
+            return
+        contact_ids, tag_ids = lookup_ids([event for *_, event in decoded], self._p.routes)
+        lookups = await asyncio.to_thread(fetch_lookups, self._p.engine, contact_ids, tag_ids)
+        for partition, offset, event in decoded:
+            plan = plan_event(event, self._p.routes, self._check_contract, self._p.config.authority, lookups)
+            await self._carry_out(partition, offset, event, plan)
+
+    async def _decode(self, message: Message) -> tuple[Partition, int, ChangeEvent] | None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaException(error)
+            log.warning("consumer: %s", error)
+            return None
+        raw = raw_message(message)
+        partition = (raw.topic, raw.partition)
+        self._progress.setdefault(partition, PartitionProgress()).begin(raw.offset)
+        try:
+            event = self._p.decoder.decode(raw)
+        except RejectedEvent as exc:
+            letter = DeadLetter(
+                reason=str(exc), source=None, payload={"topic": raw.topic, "offset": raw.offset}
+            )
+            await asyncio.to_thread(add_dead_letter, self._p.engine, letter)
+            metrics.DEAD_LETTERS.labels("", "undecodable").inc()
+            event = None
+        if event is None:
+            self._finish(partition, raw.offset)
+            return None
+        metrics.EVENTS.labels(event.table).inc()
+        return partition, raw.offset, event
+
+    def _check_contract(self, event: ChangeEvent) -> int:
+        return self._p.contracts.check(event, self._p.decoder.row_schema(event.schema_id))
+
+    async def _carry_out(
+        self, partition: Partition, offset: int, event: ChangeEvent, plan: EventPlan
+    ) -> None:
+        _count(plan)
+        for rejection in plan.rejections:
+            await asyncio.to_thread(add_dead_letter, self._p.engine, _letter(event, rejection))
+        if not plan.deliveries:
+            self._finish(partition, offset)
+            return
+        remaining = [len(plan.deliveries)]
+
+        def one_done() -> None:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                self._finish(partition, offset)
+
+        for delivery in plan.deliveries:
+            self._p.lanes[delivery.destination].submit(delivery, one_done)
+
+    def _finish(self, partition: Partition, offset: int) -> None:
+        progress = self._progress.get(partition)
+        committable = progress.finish(offset) if progress is not None else None
+        if committable is not None:
+            self._ready[partition] = committable
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", [f"{p.topic}/{p.partition}" for p in partitions])
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Runs inside consume() on the worker thread: let in-flight work of these partitions finish."""
+        revoked = [(p.topic, p.partition) for p in partitions]
+        if self._loop is not None:
+            future = asyncio.run_coroutine_threadsafe(self._drain(revoked, REVOKE_DRAIN_S), self._loop)
+            future.result(timeout=REVOKE_DRAIN_S + 5)
+        self._store_ready(consumer)
+        for partition in revoked:
+            self._progress.pop(partition, None)
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            log.info("commit on revoke: %s", exc)
+
+    async def _drain(self, partitions: list[Partition], timeout_s: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(self._pending(p) for p in partitions) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+
+    def _pending(self, partition: Partition) -> int:
+        progress = self._progress.get(partition)
+        return progress.pending if progress is not None else 0
+
+    async def _shutdown(self, consumer: Consumer, chores: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*(lane.drain() for lane in self._p.lanes.values()))
+        for chore in chores:
+            chore.cancel()
+        await asyncio.to_thread(self._p.ledger.flush)
+        await asyncio.to_thread(self._store_ready, consumer)
+        await asyncio.to_thread(consumer.close)  # revokes (drained already) and commits stored offsets
+
+    async def _every(self, seconds: float, chore: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await chore()
+            except Exception:
+                log.exception("background chore failed; will retry")
+
+    async def _flush_ledger(self) -> None:
+        await asyncio.to_thread(self._p.ledger.flush)
+
+    async def _sync_states(self) -> None:
+        states = await asyncio.to_thread(destinations.states, self._p.engine)
+        for name, lane in self._p.lanes.items():
+            lane.paused = states.get(name) == "paused"
+            metrics.PAUSED.labels(name).set(1 if lane.paused else 0)
+
+
+def _count(plan: EventPlan) -> None:
+    for destination in plan.echoes:
+        metrics.ECHOES_SUPPRESSED.labels(destination).inc()
+    for field_name in plan.unknown_enums:
+        metrics.UNKNOWN_ENUM_VALUES.labels(field_name).inc()
+    for destination, _tag in plan.rejected_tags:
+        metrics.REJECTED_TAGS.labels(destination).inc()
+
+
+def _letter(event: ChangeEvent, rejection: Rejection) -> DeadLetter:
+    kind = "contract_violation" if rejection.contract else "rejected"
+    metrics.DEAD_LETTERS.labels(rejection.destination or "", kind).inc()
+    if rejection.contract:
+        metrics.CONTRACT_VIOLATIONS.labels(event.table).inc()
+    return DeadLetter(
+        reason=rejection.reason,
+        source=event.source,
+        table=event.table,
+        entity=event.entity,
+        destination=rejection.destination,
+        payload=event.model_dump(mode="json"),
+    )

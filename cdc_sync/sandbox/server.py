@@ -1,0 +1,121 @@
+"""Running the three vendor sandboxes side by side with uvicorn, and the settings they share."""
+
+import asyncio
+import base64
+import contextlib
+import logging
+import re
+import signal
+import threading
+from collections.abc import Iterator
+
+import uvicorn
+from pydantic import BaseModel, ConfigDict, Field
+
+from cdc_sync.sandbox.erp import create_erp_app
+from cdc_sync.sandbox.faults import ConnectionDropped, Faults
+from cdc_sync.sandbox.mailchimp import create_mailchimp_app
+from cdc_sync.sandbox.zendesk import create_zendesk_app
+
+DEFAULT_ERP_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-erp-webhook-secret-0001").decode()
+DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
+SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class SandboxPorts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marketing: int = Field(default=9101, ge=0, le=65535)
+    helpdesk: int = Field(default=9102, ge=0, le=65535)
+    erp: int = Field(default=9103, ge=0, le=65535)
+
+
+class SandboxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    ports: SandboxPorts = SandboxPorts()
+    faults: Faults = Faults()  # in force at startup and after every reset, in all three apps
+    mailchimp_api_key: str = "sandbox-mailchimp-key"
+    zendesk_api_token: str = "sandbox-zendesk-token"
+    erp_webhook_secret: str = DEFAULT_ERP_WEBHOOK_SECRET
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "10s", "250ms", "2m" or a bare number of seconds such as "1.5"."""
+    match = DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid duration {text!r}: expected a number of seconds, or one ending in ms, s or m"
+        )
+    return float(match["amount"]) * SECONDS_PER_UNIT[match["unit"] or "s"]
+
+
+class WithoutDroppedConnections(logging.Filter):
+    """A dropped connection is a fault the operator asked for, not an error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+QUIET_DROPS = WithoutDroppedConnections()  # one instance, so serving again does not stack filters
+
+
+def server_configs(settings: SandboxSettings) -> list[uvicorn.Config]:
+    apps = [
+        (create_mailchimp_app(settings), settings.ports.marketing),
+        (create_zendesk_app(settings), settings.ports.helpdesk),
+        (create_erp_app(settings), settings.ports.erp),
+    ]
+    return [
+        uvicorn.Config(app, host=settings.host, port=port, log_level="warning", lifespan="off")
+        for app, port in apps
+    ]
+
+
+class GroupedServer(uvicorn.Server):
+    """One of several servers stopped together, so signals are handled once for the group.
+
+    uvicorn's own per-server handlers nest, and servers stopping in start order leave a dead
+    server's handler installed (a later Ctrl+C then does nothing).
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def stop(servers: list[GroupedServer]) -> None:
+    for server in servers:
+        server.force_exit = server.should_exit  # a second signal stops waiting for open requests
+        server.should_exit = True
+
+
+@contextlib.contextmanager
+def stopping_on_signals(servers: list[GroupedServer]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals; the caller stops us by cancelling
+        return
+    previous = {sig: signal.signal(sig, lambda _sig, _frame: stop(servers)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def serve_sandboxes(settings: SandboxSettings) -> None:
+    """Serve the marketing, helpdesk and ERP sandboxes until SIGINT/SIGTERM or cancellation."""
+    servers = [GroupedServer(config) for config in server_configs(settings)]
+    # uvicorn configures its loggers when a Config is built, so the filter goes on afterwards.
+    logging.getLogger("uvicorn.error").addFilter(QUIET_DROPS)
+    with stopping_on_signals(servers):
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # one ending ends all
+        finally:
+            stop(servers)  # and let each close its sockets and finish in-flight requests
+            await asyncio.wait(tasks)
+    for task in tasks:
+        task.result()  # a server's failure is the caller's failure

@@ -1,0 +1,32 @@
+"""Schema migrations for `cdc_sync`: numbered steps, applied once, under an advisory lock."""
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from cdc_sync.store.tables import SCHEMA, metadata, schema_migrations
+
+_LOCK_ID = 0x0CDC5
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1_initial)]
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply pending migrations; returns the versions applied now. Safe to run concurrently."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        schema_migrations.create(conn, checkfirst=True)
+        done = set(conn.execute(select(schema_migrations.c.version)).scalars())
+        applied = []
+        for version, step in MIGRATIONS:
+            if version not in done:
+                step(conn)
+                conn.execute(insert(schema_migrations).values(version=version))
+                applied.append(version)
+    return applied

@@ -1,0 +1,150 @@
+"""cdc-sync's own state, in schema `cdc_sync` of the CRM database (SQLAlchemy Core)."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "cdc_sync"
+metadata = MetaData(schema=SCHEMA)
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _now() -> Column[object]:
+    return Column("at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _position() -> list[Column[object]]:
+    """Where the change came from, so any record leads back to Kafka and the WAL."""
+    return [
+        Column("topic", String),
+        Column("kafka_partition", Integer),
+        Column("kafka_offset", BigInteger),
+        Column("lsn", BigInteger),
+        Column("commit_ts", DateTime(timezone=True)),
+    ]
+
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Every attempt to deliver a change: the sync log, queryable by time and object.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("destination", String, nullable=False),
+    Column("entity", String, nullable=False),
+    Column("table_name", String, nullable=False),
+    Column("operation", String, nullable=False),
+    Column("idempotency_key", String, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text),
+    *_position(),
+    Index("deliveries_entity_at", "entity", "at"),
+    Index("deliveries_destination_at", "destination", "at"),
+    Index("deliveries_at", "at"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("destination", String),
+    Column("entity", String),
+    Column("table_name", String),
+    Column("reason", Text, nullable=False),
+    Column("payload", Json),
+    Column("response", Json),
+    Column("idempotency_key", String),
+    Column("status", String, nullable=False, server_default="open"),
+    *_position(),
+    Index("dead_letters_status_at", "status", "at"),
+)
+
+destination_state = Table(
+    "destination_state",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("state", String, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason", Text),
+    Column("incident_id", BigInteger),
+)
+
+# Deliveries of a paused destination, waiting (in order) for `destinations resume`.
+held_deliveries = Table(
+    "held_deliveries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("destination", String, nullable=False),
+    Column("entity", String, nullable=False),
+    Column("idempotency_key", String, nullable=False),
+    Column("delivery", Json, nullable=False),
+    Column("reason", Text),
+    Index("held_destination_seq", "destination", "seq"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("severity", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("destination", String),
+    Column("message", Text, nullable=False),
+    Column("details", Json),
+    Column("recipients", Json),
+    Column("notified", Boolean, nullable=False, server_default="false"),
+    Index("alerts_at", "at"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("destination", String),
+    Column("kind", String, nullable=False),
+    Column("status", String, nullable=False, server_default="open"),
+    Column("summary", Text, nullable=False),
+    Column("details", Json),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("object", String),
+    Column("before", Json),
+    Column("after", Json),
+    Column("details", Json),
+    Index("audit_object_at", "object", "at"),
+)

@@ -1,0 +1,184 @@
+"""Processes the outbound tests drive: the vendor sandboxes and `cdc-sync run` (real subprocesses)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import tomli_w
+from confluent_kafka import Consumer, TopicPartition
+
+T = TypeVar("T")
+ROOT = Path(__file__).parents[2]
+SANDBOX = {
+    "marketing": "http://127.0.0.1:9101",
+    "helpdesk": "http://127.0.0.1:9102",
+    "erp": "http://127.0.0.1:9103",
+}
+METRICS_PORT = 9118
+CLI = str(Path(sys.executable).parent / "cdc-sync")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 60.0, every_s: float = 0.25) -> T:
+    """Poll until `probe` returns something truthy; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every_s)
+    pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what} (last: {last!r})", pytrace=False)
+
+
+def sandbox(vendor: str, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx.request(method, SANDBOX[vendor] + path, timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def write_test_config(tmp: Path, contracts_dir: Path) -> Path:
+    """The repo config with thresholds short enough that compensation runs in seconds."""
+    config = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())
+    config["contracts_dir"] = str(contracts_dir)
+    config["consumer"].update(group_id=f"cdc-sync-test-{uuid.uuid4().hex[:8]}", metrics_port=METRICS_PORT)
+    config["destinations"]["marketing"].update(rate_limit_per_s=25, backoff_base_s=0.2, backoff_cap_s=1.0)
+    config["destinations"]["helpdesk"].update(max_compensations=1, timeout_s=12.0, backoff_base_s=0.2)
+    path = tmp / "cdc-sync.toml"
+    path.write_text(tomli_w.dumps(config))
+    return path
+
+
+@dataclass
+class Runner:
+    """One `cdc-sync run` process; restartable (kill -9 tests)."""
+
+    config: Path
+    log: Path
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [CLI, "--config", str(self.config), "-v", "run"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+            )
+        wait_for("cdc-sync run metrics endpoint", self.metrics, timeout_s=60)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Another cdc-sync command with this runner's config (operators run them beside it)."""
+        return subprocess.run(
+            [CLI, "--config", str(self.config), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def metrics(self) -> str | None:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(
+                f"cdc-sync run exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+            )
+        try:
+            return httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return None
+
+    def metric(self, name: str, **labels: str) -> float:
+        wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+        total = 0.0
+        for line in (self.metrics() or "").splitlines():
+            if line.startswith(f"{name}{{") and all(part in line for part in wanted.split(",")):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(timeout=60)
+
+    def stop(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=90)
+
+
+@pytest.fixture(scope="session")
+def sandboxes(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    for url in SANDBOX.values():
+        try:
+            httpx.get(url, timeout=1)
+        except httpx.HTTPError:
+            continue
+        pytest.fail(f"{url} is already in use: stop the other sandbox first", pytrace=False)
+    with log.open("wb") as out:
+        process = subprocess.Popen([CLI, "sandbox"], cwd=ROOT, stdout=out, stderr=out)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"cdc-sync sandbox exited:\n{log.read_text()}")
+        try:
+            return all(httpx.get(url + "/_sandbox/faults", timeout=1).is_success for url in SANDBOX.values())
+        except httpx.HTTPError:
+            return False
+
+    wait_for("the vendor sandboxes", ready, timeout_s=30)
+    yield
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def start_group_at_the_end(bootstrap: str, group_id: str, topics: list[str]) -> None:
+    """Commit the group at the topics' current ends: the session sees only the changes it makes,
+    not the history earlier sessions left in the topics."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    ends = []
+    for topic in topics:
+        for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            ends.append(TopicPartition(topic, partition, high))
+    consumer.commit(offsets=ends, asynchronous=False)
+    consumer.close()
+
+
+@pytest.fixture(scope="session")
+def runner(settings: Any, sandboxes: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    tmp = tmp_path_factory.mktemp("run")
+    config_path = write_test_config(tmp, ROOT / "schemas")
+    config = tomllib.loads(config_path.read_text())
+    tables = {table for destination in config["destinations"].values() for table in destination["tables"]}
+    topics = [f"{settings.topic_prefix}.{table}" for table in tables]
+    start_group_at_the_end(settings.kafka_bootstrap, config["consumer"]["group_id"], topics)
+    started = Runner(config_path, tmp / "run.log")
+    for name in config["destinations"]:  # a paused destination left by an earlier session
+        resumed = started.cli("destinations", "resume", name)
+        assert resumed.returncode == 0, resumed.stderr
+    started.start()
+    yield started
+    assert started.stop() == 0, started.log.read_text()[-3000:]
+
+
+@pytest.fixture(autouse=True)
+def clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sandboxes" in request.fixturenames:
+        for vendor in SANDBOX:
+            sandbox(vendor, "PUT", "/_sandbox/faults", json={})

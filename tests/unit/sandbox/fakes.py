@@ -1,0 +1,47 @@
+"""Deterministic stand-ins for time and chance, and a client wired to an app without sockets."""
+
+from random import Random
+
+import httpx
+from starlette.applications import Starlette
+
+from cdc_sync.sandbox.faults import Faults
+from cdc_sync.sandbox.server import SandboxSettings
+
+START = 1_760_000_000.0
+MAILCHIMP_AUTH = ("anystring", "sandbox-mailchimp-key")
+ZENDESK_AUTH = ("agent@example.com/token", "sandbox-zendesk-token")
+
+
+class FakeClock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedRandom(Random):
+    """Hands out the given draws in order and fails loudly when asked for one too many."""
+
+    def __init__(self, *draws: float) -> None:
+        super().__init__(0)
+        self.draws = list(draws)
+
+    def random(self) -> float:
+        if not self.draws:
+            raise AssertionError("the sandbox drew a random number the test did not expect")
+        return self.draws.pop(0)
+
+
+def settings(**faults: object) -> SandboxSettings:
+    return SandboxSettings(faults=Faults.model_validate(faults))
+
+
+def client(app: Starlette, auth: tuple[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test", auth=auth
+    )
