@@ -35,9 +35,9 @@ demo: stack-up
 	$(STACK_ENV); ops/demo.sh
 
 lint: deps
-	$(VENV)/bin/ruff check cdc_sync tests bench
-	$(VENV)/bin/ruff format --check cdc_sync tests bench
-	$(VENV)/bin/mypy cdc_sync tests bench
+	$(VENV)/bin/ruff check cdc_sync tests bench ops/demo.py
+	$(VENV)/bin/ruff format --check cdc_sync tests bench ops/demo.py
+	$(VENV)/bin/mypy cdc_sync tests bench ops/demo.py
 
 unit: deps
 	$(PY) -m pytest tests/unit
