@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cdc_sync.errors import ConfigError
+from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
 
 Owner = Literal["crm", "marketing", "helpdesk", "erp", "callcenter", "both"]
 DestinationKind = Literal["mailchimp", "zendesk", "webhook"]
@@ -65,8 +66,19 @@ def _crm_owns_everything() -> dict[str, Owner]:
     return {"*": "crm"}
 
 
+class ServerConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+
+
+def _default_sources() -> dict[str, SourceConfig]:
+    return dict(DEFAULT_SOURCES)
+
+
 class AppConfig(_Frozen):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    sources: dict[str, SourceConfig] = Field(default_factory=_default_sources)
+    server: ServerConfig = ServerConfig()
     authority: dict[str, Owner] = Field(default_factory=_crm_owns_everything)
     notifications: NotificationConfig = NotificationConfig()
     consumer: ConsumerConfig = ConsumerConfig()

@@ -17,6 +17,10 @@ class StackUnavailable(CdcSyncError):
     """A part of the stack (Kafka, Connect, registry, database) cannot be reached (CLI exit 1)."""
 
 
+class SignatureInvalid(CdcSyncError):
+    """Forged, stale or replayed: 401 + alert."""
+
+
 class RejectedEvent(CdcSyncError):
     """This event can never be processed as it is: dead-letter it with the reason."""
 

@@ -8,6 +8,7 @@ import click
 
 from cdc_sync.cli.connectors import connectors, events
 from cdc_sync.cli.contracts import contracts
+from cdc_sync.cli.inbound import conflicts, serve, writer_command
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
 from cdc_sync.cli.sandbox import sandbox
 from cdc_sync.errors import CdcSyncError, ConfigError
@@ -31,7 +32,19 @@ def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     ctx.ensure_object(dict)["config"] = config
 
 
-for command in (connectors, events, contracts, run, destinations_group, deliveries, db, sandbox):
+for command in (
+    connectors,
+    events,
+    contracts,
+    run,
+    destinations_group,
+    deliveries,
+    db,
+    sandbox,
+    serve,
+    writer_command,
+    conflicts,
+):
     cli.add_command(command)
 
 

@@ -14,7 +14,7 @@ import orjson
 
 from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.model import Delivery, Outcome
-from cdc_sync.sandbox.standard_webhooks import sign
+from cdc_sync.signing import sign
 
 Signer = Callable[[Delivery, bytes], dict[str, str]]
 

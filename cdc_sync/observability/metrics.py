@@ -35,3 +35,9 @@ ECHOES_SUPPRESSED = Counter(
 PAUSED = Gauge("cdc_sync_destination_paused", "1 while a destination is paused", ["destination"])
 ALERTS = Counter("cdc_sync_alerts_total", "Alerts raised", ["severity", "kind"])
 EVENTS = Counter("cdc_sync_events_total", "Change events consumed", ["table"])
+WEBHOOKS = Counter(
+    "cdc_sync_webhooks_total", "Inbound vendor webhooks by source and outcome", ["source", "outcome"]
+)
+WEBHOOK_SIGNATURE_FAILURES = Counter(
+    "cdc_sync_webhook_signature_failures_total", "Inbound webhooks refused as forged or stale", ["source"]
+)

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cdc_sync.sandbox import emit
 from cdc_sync.sandbox.control import CONTROL_PREFIX
+from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, sandbox_app
 from cdc_sync.sandbox.recorder import Incoming
-from cdc_sync.sandbox.standard_webhooks import InvalidSignature, verify
+from cdc_sync.signing import InvalidSignature, verify
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
@@ -89,6 +91,9 @@ def create_erp_app(
         error=erp_error,
         guard=signature_guard(settings.erp_webhook_secret, clock),
         idempotency_header="webhook-id",
-        control_routes=endpoints.control_routes(),
+        control_routes=[
+            *endpoints.control_routes(),
+            emit_route(emit.standard_webhooks(settings.erp_webhook_secret)),
+        ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock)

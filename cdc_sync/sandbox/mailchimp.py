@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cdc_sync.sandbox import emit
+from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, iso_utc, json_object
@@ -347,5 +349,6 @@ def create_mailchimp_app(
         state=audiences,
         error=problem,
         guard=api_key_guard(settings.mailchimp_api_key),
+        control_routes=[emit_route(emit.mailchimp(settings.marketing_webhook_secret))],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock)

@@ -18,6 +18,7 @@ from cdc_sync.sandbox.mailchimp import create_mailchimp_app
 from cdc_sync.sandbox.zendesk import create_zendesk_app
 
 DEFAULT_ERP_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-erp-webhook-secret-0001").decode()
+DEFAULT_MARKETING_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-marketing-webhook-secret").decode()
 DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -39,7 +40,10 @@ class SandboxSettings(BaseModel):
     faults: Faults = Faults()  # in force at startup and after every reset, in all three apps
     mailchimp_api_key: str = "sandbox-mailchimp-key"
     zendesk_api_token: str = "sandbox-zendesk-token"
-    erp_webhook_secret: str = DEFAULT_ERP_WEBHOOK_SECRET
+    erp_webhook_secret: str = DEFAULT_ERP_WEBHOOK_SECRET  # verifies hooks from cdc-sync, signs emitted ones
+    # What the vendors sign their webhooks to cdc-sync with (`ops/stack.sh env` gives cdc-sync the same).
+    helpdesk_webhook_secret: str = "sandbox-helpdesk-webhook-secret"
+    marketing_webhook_secret: str = DEFAULT_MARKETING_WEBHOOK_SECRET
 
 
 def parse_duration(text: str) -> float:

@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cdc_sync.sandbox import emit
 from cdc_sync.sandbox.control import CONTROL_PREFIX, invalid, validation_problems
+from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, json_object
@@ -318,6 +320,9 @@ def create_zendesk_app(
         state=endpoints.helpdesk,
         error=zendesk_error,
         guard=api_token_guard(settings.zendesk_api_token),
-        control_routes=endpoints.control_routes(),
+        control_routes=[
+            *endpoints.control_routes(),
+            emit_route(emit.zendesk(settings.helpdesk_webhook_secret)),
+        ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock)

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from cdc_sync.store.tables import SCHEMA, metadata, schema_migrations
+from cdc_sync.store.tables import SCHEMA, conflicts, inbox, metadata, schema_migrations
 
 _LOCK_ID = 0x0CDC5
 
@@ -13,7 +13,12 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1_initial)]
+def _v2_inbound(conn: Connection) -> None:
+    inbox.create(conn, checkfirst=True)
+    conflicts.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1_initial), (2, _v2_inbound)]
 
 
 def migrate(engine: Engine) -> list[int]:

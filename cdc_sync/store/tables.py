@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -147,4 +148,44 @@ audit_log = Table(
     Column("after", Json),
     Column("details", Json),
     Index("audit_object_at", "object", "at"),
+)
+
+# Vendor events, committed before the webhook is answered; the writer applies them in order.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("entity", String, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("status", String, nullable=False, server_default="pending"),
+    Column("result", Text),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("source", "event_id", name="inbox_source_event_id"),
+    Index("inbox_pending", "status", "id"),
+)
+
+# Vendor writes that were not applied: not the vendor's field, or the CRM changed the row since.
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("source", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("table_name", String, nullable=False),
+    Column("row_id", BigInteger, nullable=False),
+    Column("field", String, nullable=False),
+    Column("crm_value", Json),
+    Column("vendor_value", Json),
+    Column("reason", Text, nullable=False),
+    Column("status", String, nullable=False, server_default="open"),
+    Column("resolution", String),
+    Column("resolved_by", String),
+    Column("resolved_at", DateTime(timezone=True)),
+    Index("conflicts_status", "status", "id"),
 )

@@ -17,9 +17,9 @@ from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
-from tests.integration.outbound_fixtures import clean_faults, runner, sandboxes
+from tests.integration.outbound_fixtures import clean_faults, inbound, runner, sandboxes
 
-__all__ = ["clean_faults", "runner", "sandboxes"]  # fixtures of the outbound tests
+__all__ = ["clean_faults", "inbound", "runner", "sandboxes"]  # fixtures of the process-level tests
 
 ROOT = Path(__file__).parents[2]
 STACK = ROOT / "ops" / "stack.sh"

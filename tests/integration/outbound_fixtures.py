@@ -58,6 +58,15 @@ def write_test_config(tmp: Path, contracts_dir: Path) -> Path:
     return path
 
 
+def refuse_busy_port(url: str) -> None:
+    """Fail when something already answers there: the tests would talk to it instead of theirs."""
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return
+    pytest.fail(f"{url} is already in use by another process: stop it first", pytrace=False)
+
+
 @dataclass
 class Runner:
     """One `cdc-sync run` process; restartable (kill -9 tests)."""
@@ -124,11 +133,7 @@ class Runner:
 def sandboxes(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
     for url in SANDBOX.values():
-        try:
-            httpx.get(url, timeout=1)
-        except httpx.HTTPError:
-            continue
-        pytest.fail(f"{url} is already in use: stop the other sandbox first", pytrace=False)
+        refuse_busy_port(url)
     with log.open("wb") as out:
         process = subprocess.Popen([CLI, "sandbox"], cwd=ROOT, stdout=out, stderr=out)
 
@@ -182,3 +187,57 @@ def clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     if "sandboxes" in request.fixturenames:
         for vendor in SANDBOX:
             sandbox(vendor, "PUT", "/_sandbox/faults", json={})
+
+
+@dataclass
+class Process:
+    """A restartable cdc-sync process (serve, writer) with its log."""
+
+    args: list[str]
+    log: Path
+    ready_url: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([CLI, *self.args], cwd=ROOT, stdout=out, stderr=out)
+        if self.ready_url:
+            wait_for(f"{self.args[-1]} ready", self._ready, timeout_s=60)
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(f"cdc-sync {' '.join(self.args)} exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(str(self.ready_url), timeout=2).is_success
+        except httpx.HTTPError:
+            return False
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(timeout=60)
+
+    def stop(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def inbound(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """`cdc-sync serve --no-writer` on :8000 and a separate `cdc-sync writer` (restartable)."""
+    tmp = tmp_path_factory.mktemp("inbound")
+    config = ["--config", str(runner.config)]
+    serve = Process([*config, "serve", "--no-writer"], tmp / "serve.log", "http://127.0.0.1:8000/readyz")
+    writer = Process([*config, "writer"], tmp / "writer.log")
+    refuse_busy_port("http://127.0.0.1:8000")
+    serve.start()
+    writer.start()
+    try:
+        yield writer
+    finally:
+        stopped = writer.stop(), serve.stop()
+    assert stopped == (0, 0), (
+        f"exit codes {stopped}: {writer.log.read_text()[-2000:]}\n{serve.log.read_text()[-2000:]}"
+    )

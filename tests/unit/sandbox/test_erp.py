@@ -6,7 +6,7 @@ import pytest
 
 from cdc_sync.sandbox.erp import create_erp_app
 from cdc_sync.sandbox.server import DEFAULT_ERP_WEBHOOK_SECRET
-from cdc_sync.sandbox.standard_webhooks import signed_headers
+from cdc_sync.signing import signed_headers
 from tests.unit.sandbox.fakes import START, FakeClock, client, settings
 
 pytestmark = pytest.mark.anyio

@@ -1,0 +1,101 @@
+"""`cdc-sync serve`, `cdc-sync writer`, `cdc-sync conflicts ...`."""
+
+import asyncio
+import json
+import signal
+
+import click
+import uvicorn
+
+from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
+from cdc_sync.inbound.assembly import build_app, build_writer
+from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
+from cdc_sync.store.migrate import migrate
+
+
+@click.command("serve")
+@click.option("--no-writer", is_flag=True, help="Only accept webhooks; run `cdc-sync writer` elsewhere.")
+@click.pass_context
+def serve(ctx: click.Context, no_writer: bool) -> None:
+    """Inbound: signed webhooks into the inbox, the writer, /metrics, /healthz, /readyz."""
+    config = config_of(ctx)
+    engine = state_engine_of(ctx)
+    migrate(engine)
+    app = build_app(engine, config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.server.host, port=config.server.port, log_level="warning")
+    )
+    writer = build_writer(engine, config)
+    click.echo(f"cdc-sync serve on http://{config.server.host}:{config.server.port}", err=True)
+
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a handler
+    # of ours in place that re-raise is a no-op and the process exits 0 instead of dying by it.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        writing = None if no_writer else asyncio.create_task(writer.run(stop))
+        await server.serve()  # returns on SIGTERM/SIGINT, after in-flight requests
+        stop.set()
+        if writing is not None:
+            await writing
+
+    asyncio.run(main())
+
+
+@click.command("writer")
+@click.pass_context
+def writer_command(ctx: click.Context) -> None:
+    """Apply inbox events to the CRM (the separate writer), until SIGTERM."""
+    engine = state_engine_of(ctx)
+    migrate(engine)
+    writer = build_writer(engine, config_of(ctx))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await writer.run(stop)
+
+    asyncio.run(main())
+
+
+@click.group()
+def conflicts() -> None:
+    """The review queue of vendor writes that were not applied."""
+
+
+@conflicts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved conflicts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def conflicts_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Open conflicts, newest first."""
+    rows = list_conflicts(state_engine_of(ctx), None if show_all else "open")
+    lines = [
+        f"#{r['id']} {r['at']:%Y-%m-%d %H:%M:%S} {r['source']:<15} "
+        f"{r['table_name']}.{r['field']} row {r['row_id']}: "
+        f"crm={r['crm_value']!r} vendor={r['vendor_value']!r} ({r['reason']}) [{r['status']}]"
+        for r in rows
+    ]
+    emit(rows, as_json, lines or ["no conflicts"])
+
+
+@conflicts.command("show")
+@click.argument("conflict_id", type=int)
+@click.pass_context
+def conflicts_show(ctx: click.Context, conflict_id: int) -> None:
+    """One conflict with both values and why it was not applied."""
+    click.echo(json.dumps(get_conflict(state_engine_of(ctx), conflict_id), indent=2, default=str))
+
+
+@conflicts.command("resolve")
+@click.argument("conflict_id", type=int)
+@click.option("--keep", type=click.Choice(["crm", "vendor"]), required=True, help="Whose value stands.")
+@click.pass_context
+def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
+    """Apply the decision to the CRM row (audited); it then flows out like any CRM change."""
+    resolved = resolve(state_engine_of(ctx), conflict_id, "vendor" if keep == "vendor" else "crm", actor())
+    click.echo(f"conflict {conflict_id} resolved: kept {keep} value {resolved[f'{keep}_value']!r}")

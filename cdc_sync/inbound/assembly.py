@@ -1,0 +1,50 @@
+"""Builds the inbound service: the webhook app over the durable inbox, and the writer."""
+
+import asyncio
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cdc_sync.config import AppConfig
+from cdc_sync.inbound.app import create_app
+from cdc_sync.inbound.payloads import InboundEvent
+from cdc_sync.inbound.writer import Writer
+from cdc_sync.observability import metrics
+from cdc_sync.store import alerts, inbox
+
+
+@dataclass(frozen=True)
+class StoreInbox:
+    """The app's inbox port over PostgreSQL: committed before the webhook is answered."""
+
+    engine: Engine
+
+    async def put(self, event: InboundEvent) -> bool:
+        return await asyncio.to_thread(inbox.put, self.engine, event)
+
+
+def build_writer(engine: Engine, config: AppConfig) -> Writer:
+    systems = {name: source.system for name, source in config.sources.items()}
+    return Writer(engine, systems, config.authority)
+
+
+def build_app(engine: Engine, config: AppConfig) -> FastAPI:
+    async def on_rejected(source: str, reason: str) -> None:
+        message = f"webhook from {source} rejected: {reason}"
+        await asyncio.to_thread(alerts.record_alert, engine, "warning", "webhook_signature", message, source)
+        metrics.ALERTS.labels("warning", "webhook_signature").inc()
+
+    async def ready() -> bool:
+        def ping() -> bool:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            except SQLAlchemyError:
+                return False
+            return True
+
+        return await asyncio.to_thread(ping)
+
+    return create_app(config.sources, StoreInbox(engine), on_rejected=on_rejected, ready=ready)

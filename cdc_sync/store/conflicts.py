@@ -1,0 +1,64 @@
+"""The conflict review queue: list, show, resolve (keep the CRM's value or the vendor's)."""
+
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select, text, update
+
+from cdc_sync.errors import ConfigError
+from cdc_sync.store.audit import audit
+from cdc_sync.store.tables import conflicts
+
+Keep = Literal["crm", "vendor"]
+# Conflicts name CRM tables and columns; only these may be written back on resolution.
+_KEYS = {"tickets": "id", "contacts": "id", "opportunities": "id", "subscriptions": "contact_id"}
+
+
+def list_conflicts(engine: Engine, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
+    statement = select(conflicts).order_by(conflicts.c.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(conflicts.c.status == status)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(statement)]
+
+
+def get_conflict(engine: Engine, conflict_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(conflicts).where(conflicts.c.id == conflict_id)).mappings().one_or_none()
+    if row is None:
+        raise ConfigError(f"no conflict with id {conflict_id}")
+    return dict(row)
+
+
+def resolve(engine: Engine, conflict_id: int, keep: Keep, actor: str) -> dict[str, Any]:
+    """Apply the decision. Either way the row is written, so the decided value flows outbound too."""
+    found = get_conflict(engine, conflict_id)
+    if found["status"] != "open":
+        raise ConfigError(f"conflict {conflict_id} is already {found['status']}")
+    table, field = found["table_name"], found["field"]
+    key = _KEYS.get(table)
+    if key is None or not field.isidentifier():
+        raise ConfigError(f"conflict {conflict_id} names {table}.{field}, which cdc-sync does not write")
+    value = found["vendor_value"] if keep == "vendor" else found["crm_value"]
+    with engine.begin() as conn:
+        current = conn.execute(
+            text(f"SELECT {field} FROM {table} WHERE {key} = :k FOR UPDATE"), {"k": found["row_id"]}
+        )
+        before = current.scalar()
+        conn.execute(
+            text(f"UPDATE {table} SET {field} = :v WHERE {key} = :k"), {"v": value, "k": found["row_id"]}
+        )
+        conn.execute(
+            update(conflicts)
+            .where(conflicts.c.id == conflict_id)
+            .values(status="resolved", resolution=keep, resolved_by=actor, resolved_at=func.now())
+        )
+    audit(
+        engine,
+        actor,
+        "conflict.resolve",
+        f"{table.removesuffix('s')}:{found['row_id']}",
+        {field: str(before)},
+        {field: value},
+        {"conflict": conflict_id, "keep": keep, "source": found["source"]},
+    )
+    return get_conflict(engine, conflict_id)

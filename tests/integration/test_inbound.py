@@ -1,0 +1,415 @@
+"""The inbound side on the real stack: vendor sandboxes emit signed webhooks to `cdc-sync serve`,
+the separate writer applies them to the CRM (scenarios B-1, C-1, subscriptions, clicks)."""
+
+import json
+import signal
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, text
+
+from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
+
+WEBHOOKS = "http://127.0.0.1:8000/webhooks"
+LIST_SECRET = "sandbox-marketing-list-secret"
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def emit(vendor: str, source: str, event: dict[str, Any], query: str = "", **extra: Any) -> dict[str, Any]:
+    answer = sandbox(
+        vendor,
+        "POST",
+        "/_sandbox/emit",
+        json={"event": event, "target": f"{WEBHOOKS}/{source}{query}", **extra},
+    )
+    assert isinstance(answer, dict)
+    return answer
+
+
+def inbox_status(state: Engine, source: str, event_id: str) -> tuple[str, str] | None:
+    with state.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, result FROM cdc_sync.inbox WHERE source = :s AND event_id = :e"),
+            {"s": source, "e": event_id},
+        ).first()
+    return None if row is None or row[0] == "pending" else (row[0], row[1])
+
+
+def applied(state: Engine, source: str, event_id: str) -> tuple[str, str]:
+    return wait_for(
+        f"inbox {source}/{event_id} applied", lambda: inbox_status(state, source, event_id), timeout_s=30
+    )
+
+
+def one(crm: Engine, sql: str, **params: Any) -> Any:
+    with crm.begin() as conn:
+        return conn.execute(text(sql), params).first()
+
+
+def zendesk_event(ticket: str, kind: str, when: datetime, **detail: Any) -> dict[str, Any]:
+    """A Zendesk ticket event; `detail` always carries the ticket's current status, as Zendesk's does."""
+    ticket_detail = {
+        "id": ticket,
+        "subject": "Printer on fire",
+        "via": {"channel": "email"},
+        "status": "SOLVED",
+    }
+    return {
+        "id": str(uuid.uuid4()),
+        "type": f"zen:event-type:ticket.{kind}",
+        "time": when.isoformat().replace("+00:00", "Z"),
+        "subject": f"zen:ticket:{ticket}",
+        "detail": {**ticket_detail, **detail},
+        "event": {"previous": "OPEN", "current": detail.get("status", "SOLVED")},
+    }
+
+
+def test_c1_ticket_resolved_with_satisfaction_updates_ticket_and_profile(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    ticket = f"A100-{tag()}"
+    contact = one(
+        crm,
+        "INSERT INTO contacts (email, health_score) VALUES (:e, 60) RETURNING id",
+        e=f"c1-{tag()}@example.com",
+    )[0]
+    one(
+        crm,
+        "INSERT INTO tickets (external_id, contact_id, subject, status) "
+        "VALUES (:t, :c, 'Printer', 'Pending') "
+        "RETURNING id",
+        t=ticket,
+        c=contact,
+    )
+    now = datetime.now(UTC)
+    event = zendesk_event(
+        ticket, "status_changed", now, status="SOLVED", priority="HIGH", satisfaction_score=5
+    )
+    answer = emit("helpdesk", "helpdesk", event)
+    assert answer["status"] == 200, answer
+    assert applied(state, "helpdesk", event["id"])[0] == "done"
+
+    status, priority, csat, origin = one(
+        crm, "SELECT status, priority, csat, sync_origin FROM tickets WHERE external_id = :t", t=ticket
+    )
+    assert (status, priority, csat, origin) == ("Resolved", "High", 100, "helpdesk")
+    csat_last, health = one(crm, "SELECT csat_last, health_score FROM contacts WHERE id = :c", c=contact)
+    assert csat_last == 100 and health == Decimal("72.00")  # 0.7 * 60 + 0.3 * 100
+
+    unhappy = zendesk_event(ticket, "satisfaction_rated", now + timedelta(seconds=1), satisfaction_score=1)
+    assert emit("helpdesk", "helpdesk", unhappy)["status"] == 200
+    applied(state, "helpdesk", unhappy["id"])
+    tasks = one(crm, "SELECT count(*) FROM tasks WHERE kind = 'cs_review' AND related_id = :t", t=ticket)[0]
+    assert tasks == 1
+
+
+def erp_event(kind: str, order: str, contract: str, amount: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "event_id": f"erp-{uuid.uuid4()}",
+        "order_no": order,
+        "contract_no": contract,
+        "amount": amount,
+        "currency": "USD",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+
+
+def test_b1_collection_write_back(crm: Engine, state: Engine, inbound: Process) -> None:
+    run = tag()
+    opportunity = one(
+        crm, "INSERT INTO opportunities (name, amount) VALUES ('Big deal', 10000) RETURNING id"
+    )[0]
+    contract = one(
+        crm,
+        "INSERT INTO contracts (contract_no, opportunity_id, amount) VALUES (:n, :o, 10000) RETURNING id",
+        n=f"C-{run}",
+        o=opportunity,
+    )[0]
+    one(
+        crm,
+        "INSERT INTO orders (order_no, contract_id, opportunity_id, amount) VALUES (:n, :c, :o, 10000) "
+        "RETURNING id",
+        n=f"5001-{run}",
+        c=contract,
+        o=opportunity,
+    )
+    half = erp_event("collection.recorded", f"5001-{run}", f"C-{run}", "5000.00", collected_ratio=0.5)
+    assert emit("erp", "erp", half)["status"] == 200
+    applied(state, "erp", half["event_id"])
+    assert one(
+        crm, "SELECT collection_progress, billing_status FROM opportunities WHERE id = :o", o=opportunity
+    ) == (Decimal("50.00"), "partially_collected")
+    reminders = (
+        "SELECT assignee_role FROM tasks "
+        "WHERE title = 'Please confirm subsequent invoice' AND related_id = :n"
+    )
+    with crm.connect() as conn:
+        assert sorted(conn.execute(text(reminders), {"n": f"5001-{run}"}).scalars()) == ["finance", "sales"]
+
+    again = emit("erp", "erp", half)
+    assert again["status"] == 200 and json.loads(again["body"])["status"] == "duplicate"
+    with crm.connect() as conn:
+        assert len(conn.execute(text(reminders), {"n": f"5001-{run}"}).all()) == 2
+
+    mismatch = erp_event("collection.recorded", f"5001-{run}", f"C-{run}", "1234.00", collected_ratio=0.6)
+    emit("erp", "erp", mismatch)
+    applied(state, "erp", mismatch["event_id"])
+    assert (
+        one(crm, "SELECT billing_status FROM opportunities WHERE id = :o", o=opportunity)[0]
+        == "needs_verification"
+    )
+
+    refund = erp_event("refund.recorded", f"5001-{run}", f"C-{run}", "500.00", reason="damaged")
+    emit("erp", "erp", refund)
+    applied(state, "erp", refund["event_id"])
+    assert one(crm, "SELECT billing_status FROM opportunities WHERE id = :o", o=opportunity)[0] == "refunded"
+    assert (
+        one(
+            crm, "SELECT count(*) FROM tasks WHERE kind = 'risk_review' AND related_id = :n", n=f"5001-{run}"
+        )[0]
+        == 1
+    )
+
+    stray = erp_event("collection.recorded", f"9999-{run}", f"C-none-{run}", "10.00", collected_ratio=0.1)
+    emit("erp", "erp", stray)
+    assert applied(state, "erp", stray["event_id"])[0] == "unmatched"
+    assert (
+        one(
+            crm,
+            "SELECT count(*) FROM tasks WHERE kind = 'manual_review' AND related_id = :n",
+            n=f"9999-{run}",
+        )[0]
+        == 1
+    )
+
+
+def list_event(kind: str, email: str, fired: datetime) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "fired_at": fired.strftime("%Y-%m-%d %H:%M:%S"),
+        "data": {"email": email, "list_id": "crm-audience", "reason": "manual"},
+    }
+
+
+def test_platform_unsubscribe_wins_and_resubscribe_without_consent_is_refused(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    email = f"optout-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    one(
+        crm,
+        "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
+        "VALUES (:c, 'crm-audience', 'subscribed', now() - interval '1 day', 'form') RETURNING contact_id",
+        c=contact,
+    )
+    answer = emit(
+        "marketing",
+        "marketing-lists",
+        list_event("unsubscribe", email, datetime.now(UTC)),
+        query=f"?secret={LIST_SECRET}",
+    )
+    assert answer["status"] == 200, answer
+    wait_for(
+        "CRM unsubscribed",
+        lambda: (
+            one(crm, "SELECT status FROM subscriptions WHERE contact_id = :c", c=contact)[0] == "unsubscribed"
+        ),
+    )
+    resubscribe = emit(
+        "marketing",
+        "marketing-lists",
+        list_event("subscribe", email, datetime.now(UTC) + timedelta(seconds=1)),
+        query=f"?secret={LIST_SECRET}",
+    )
+    event_id = json.loads(resubscribe["body"])["event_id"]
+    status, reason = applied(state, "marketing-lists", event_id)
+    assert status == "refused" and "consent" in reason
+    assert one(crm, "SELECT status FROM subscriptions WHERE contact_id = :c", c=contact)[0] == "unsubscribed"
+
+
+def test_the_same_click_many_times_is_one_activity(crm: Engine, state: Engine, inbound: Process) -> None:
+    email = f"clicker-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    campaign = f"cmp-{tag()}"
+    click = {
+        "type": "email.clicked",
+        "event_id": f"click-{uuid.uuid4()}",
+        "email": email.upper(),
+        "campaign_id": campaign,
+        "url": "https://example.com/offer",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    answers = [emit("marketing", "marketing", click) for _ in range(3)]
+    assert [a["status"] for a in answers] == [200, 200, 200]
+    applied(state, "marketing", click["event_id"])
+    rows = one(
+        crm,
+        "SELECT count(*), min(a.contact_id), min(c.external_id) FROM activities a "
+        "JOIN campaigns c ON c.id = a.campaign_id WHERE a.source_event_id = :e",
+        e=click["event_id"],
+    )
+    assert tuple(rows) == (1, contact, campaign)
+
+
+def test_forged_stale_oversized_and_malformed_requests_write_nothing(state: Engine, inbound: Process) -> None:
+    def inbox_size() -> int:
+        with state.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM cdc_sync.inbox")).scalar_one())
+
+    def signature_alerts() -> int:
+        with state.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM cdc_sync.alerts WHERE kind = 'webhook_signature'")
+                ).scalar_one()
+            )
+
+    before, alerts_before = inbox_size(), signature_alerts()
+    body = json.dumps({"type": "collection.recorded", "event_id": "forged-1"}).encode()
+    forged = httpx.post(
+        f"{WEBHOOKS}/erp",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "webhook-id": "forged-1",
+            "webhook-timestamp": str(int(time.time())),
+            "webhook-signature": "v1,AAAA",
+        },
+    )
+    assert forged.status_code == 401
+    stale = emit(
+        "erp",
+        "erp",
+        erp_event("collection.recorded", "1", "1", "1", collected_ratio=1),
+        timestamp=int(time.time()) - 3600,
+    )
+    assert stale["status"] == 401 and "tolerance" in stale["body"]
+    huge = httpx.post(f"{WEBHOOKS}/erp", content=b"x" * 300_000, headers={"content-type": "application/json"})
+    assert huge.status_code == 413
+    malformed = emit("marketing", "marketing", {"type": "email.clicked", "event_id": "m-1"})  # no email etc.
+    assert malformed["status"] == 422
+    wrong_type = httpx.post(f"{WEBHOOKS}/erp", content=b"a=b", headers={"content-type": "text/plain"})
+    assert wrong_type.status_code == 415
+    assert inbox_size() == before
+    assert signature_alerts() >= alerts_before + 2
+
+
+def test_a_crm_edit_racing_a_vendor_edit_becomes_a_conflict_then_resolves(
+    crm: Engine, state: Engine, runner: Runner, inbound: Process
+) -> None:
+    email = f"conflict-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email, first_name) VALUES (:e, 'Crm') RETURNING id", e=email)[0]
+    ticket = f"A200-{tag()}"
+    one(
+        crm,
+        "INSERT INTO tickets (external_id, contact_id, subject, status) "
+        "VALUES (:t, :c, 'X', 'Open') RETURNING id",
+        t=ticket,
+        c=contact,
+    )
+    vendor_time = datetime.now(UTC)
+    time.sleep(0.05)
+    one(
+        crm, "UPDATE tickets SET status = 'Pending' WHERE external_id = :t RETURNING id", t=ticket
+    )  # after the vendor
+    event = zendesk_event(ticket, "status_changed", vendor_time, status="SOLVED")
+    emit("helpdesk", "helpdesk", event)
+    status, result = applied(state, "helpdesk", event["id"])
+    assert status == "conflict" and "status" in result
+    assert one(crm, "SELECT status FROM tickets WHERE external_id = :t", t=ticket)[0] == "Pending"
+
+    listing = json.loads(runner.cli("conflicts", "list", "--json").stdout)
+    conflict = next(c for c in listing if c["event_id"] == event["id"] and c["field"] == "status")
+    assert (conflict["field"], conflict["crm_value"], conflict["vendor_value"]) == (
+        "status",
+        "Pending",
+        "Resolved",
+    )
+    assert "after the vendor's event" in conflict["reason"]
+    resolved = runner.cli("conflicts", "resolve", str(conflict["id"]), "--keep", "vendor")
+    assert resolved.returncode == 0, resolved.stderr
+    assert one(crm, "SELECT status FROM tickets WHERE external_id = :t", t=ticket)[0] == "Resolved"
+    with state.connect() as conn:
+        audited = conn.execute(
+            text(
+                "SELECT count(*) FROM cdc_sync.audit_log WHERE action = 'conflict.resolve' "
+                "AND details->>'conflict' = :c"
+            ),
+            {"c": str(conflict["id"])},
+        ).scalar_one()
+    assert audited == 1
+
+
+def test_vendor_written_change_is_not_echoed_back_but_reaches_the_others(
+    crm: Engine, state: Engine, runner: Runner, inbound: Process
+) -> None:
+    email = f"echo-in-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    ticket = f"A300-{tag()}"
+    one(
+        crm,
+        "INSERT INTO tickets (external_id, contact_id, subject) VALUES (:t, :c, 'X') RETURNING id",
+        t=ticket,
+        c=contact,
+    )
+    wait_for(
+        "contact at the helpdesk",
+        lambda: sandbox(
+            "helpdesk",
+            "GET",
+            f"/api/v2/users/search?external_id={contact}",
+            auth=("integration@example.com/token", "sandbox-zendesk-token"),
+        )["count"],
+    )
+    seen_marketing = int(sandbox("marketing", "GET", "/_sandbox/requests?since=100000000")["total"])
+    suppressed = runner.metric("cdc_sync_echoes_suppressed_total", destination="helpdesk")
+    event = zendesk_event(ticket, "satisfaction_rated", datetime.now(UTC), satisfaction_score=4)
+    emit("helpdesk", "helpdesk", event)
+    applied(state, "helpdesk", event["id"])  # contacts.csat_last written with origin helpdesk
+    wait_for(
+        "the echo suppressed for the helpdesk",
+        lambda: runner.metric("cdc_sync_echoes_suppressed_total", destination="helpdesk") >= suppressed + 1,
+    )
+    updates = sandbox("marketing", "GET", f"/_sandbox/requests?since={seen_marketing}")["requests"]
+    assert any(r["method"] == "PUT" and r["body"]["email_address"] == email for r in updates)
+
+
+def test_kill_9_of_the_writer_mid_batch_loses_and_repeats_nothing(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    email = f"batch-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    inbound.kill(signal.SIGKILL)
+    ids = [f"open-{uuid.uuid4()}" for _ in range(60)]
+    for event_id in ids:
+        opened = {
+            "type": "email.opened",
+            "event_id": event_id,
+            "email": email,
+            "campaign_id": "batch",
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        assert emit("marketing", "marketing", opened)["status"] == 200  # in the inbox, writer down
+    inbound.start()
+    wait_for(
+        "some applied",
+        lambda: one(crm, "SELECT count(*) FROM activities WHERE contact_id = :c", c=contact)[0] > 5,
+        timeout_s=30,
+    )
+    inbound.kill(signal.SIGKILL)
+    inbound.start()
+    wait_for("all applied", lambda: all(inbox_status(state, "marketing", i) for i in ids), timeout_s=60)
+    assert one(
+        crm,
+        "SELECT count(*), count(DISTINCT source_event_id) FROM activities WHERE contact_id = :c",
+        c=contact,
+    ) == (60, 60)
