@@ -3,7 +3,10 @@
 1. a CRM change arrives in Kafka and is decoded;
 2. A-1: 20 contacts tagged `high-value-prospect` reach the marketing audience;
 3. D-2: the marketing platform fails, cdc-sync escalates and pauses it, holds what follows,
-   and `destinations resume` replays the held changes in order without duplicates.
+   and `destinations resume` replays the held changes in order without duplicates;
+4. C-1: the helpdesk resolves ticket A100 with satisfaction 5 through a signed webhook; the
+   writer updates the CRM ticket and the contact's profile; a write racing a CRM edit lands in
+   the conflict queue instead.
 """
 
 import json
@@ -16,6 +19,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +35,7 @@ ROOT = Path(__file__).parents[1]
 CLI = str(Path(sys.executable).parent / "cdc-sync")
 MARKETING = "http://127.0.0.1:9101"
 NOTIFICATIONS = "http://127.0.0.1:9103"  # the ERP sandbox doubles as the alert webhook sink
+HELPDESK = "http://127.0.0.1:9102"
 MAILCHIMP_AUTH = ("cdc-sync", os.environ.get("CDC_SYNC_MAILCHIMP_API_KEY", "sandbox-mailchimp-key"))
 T = TypeVar("T")
 
@@ -61,10 +66,10 @@ def cdc_sync(config: Path, *args: str) -> str:
     return done.stdout
 
 
-def demo_config(state: Path) -> Path:
-    """The repo config with the demo's own consumer group."""
+def demo_config(state: Path, group: str) -> Path:
+    """The repo config with the demo run's own consumer group."""
     config = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())
-    config["consumer"]["group_id"] = "cdc-sync-demo"
+    config["consumer"]["group_id"] = group
     config["destinations"]["marketing"].update(backoff_base_s=0.3, backoff_cap_s=2.0)
     path = state / "demo-config.toml"
     path.write_text(tomli_w.dumps(config))
@@ -72,7 +77,7 @@ def demo_config(state: Path) -> Path:
 
 
 def start_from_now(settings: Settings, group: str, topics: list[str]) -> None:
-    """A demo group without offsets starts at the topics' ends, not at everything tests left there."""
+    """The demo's group starts at the topics' ends, not at everything tests and benchmarks left there."""
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "enable.auto.commit": False}
     )
@@ -81,12 +86,11 @@ def start_from_now(settings: Settings, group: str, topics: list[str]) -> None:
         for topic in topics
         for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
     ]
-    if all(tp.offset < 0 for tp in consumer.committed(partitions, timeout=10)):
-        ends = [
-            TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, timeout=10)[1])
-            for tp in partitions
-        ]
-        consumer.commit(offsets=ends, asynchronous=False)
+    ends = [
+        TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, timeout=10)[1])
+        for tp in partitions
+    ]
+    consumer.commit(offsets=ends, asynchronous=False)
     consumer.close()
 
 
@@ -180,21 +184,92 @@ def story_d2(crm: Engine, config: Path) -> None:
     )
 
 
+def helpdesk_event(ticket: str, when: datetime, **detail: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "zen:event-type:ticket.status_changed",
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "subject": f"zen:ticket:{ticket}",
+        "detail": {"id": ticket, "status": "SOLVED", "via": {"channel": "email"}, **detail},
+        "event": {"previous": "OPEN", "current": "SOLVED"},
+    }
+
+
+def emit_from_helpdesk(event: dict[str, Any]) -> None:
+    target = "http://127.0.0.1:8000/webhooks/helpdesk"
+    answer = httpx.post(
+        f"{HELPDESK}/_sandbox/emit", json={"event": event, "target": target}, timeout=30
+    ).json()
+    say(f"   helpdesk webhook {event['id'][:8]}… answered {answer['status']}: {answer['body']}")
+
+
+def story_c1(crm: Engine, config: Path) -> None:
+    say("== C-1: helpdesk ticket A100 resolved with satisfaction 5, through a signed webhook")
+    ticket = f"A100-{uuid.uuid4().hex[:4]}"
+    with crm.begin() as conn:
+        contact = conn.execute(
+            text(
+                "INSERT INTO contacts (first_name, email, health_score) VALUES ('Casey', :e, 60) RETURNING id"
+            ),
+            {"e": f"{ticket}@example.com"},
+        ).scalar_one()
+        ticket_id = conn.execute(
+            text(
+                "INSERT INTO tickets (external_id, contact_id, subject, status) "
+                "VALUES (:t, :c, 'Invoice missing', 'Pending') RETURNING id"
+            ),
+            {"t": ticket, "c": contact},
+        ).scalar_one()
+    emit_from_helpdesk(helpdesk_event(ticket, datetime.now(UTC), priority="HIGH", satisfaction_score=5))
+
+    def ticket_row() -> Any:
+        with crm.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT t.status, t.csat, c.csat_last, c.health_score FROM tickets t "
+                    "JOIN contacts c ON c.id = t.contact_id WHERE t.external_id = :t"
+                ),
+                {"t": ticket},
+            ).first()
+        return row if row and row[0] == "Resolved" else None
+
+    status, csat, csat_last, health = wait_for("the ticket written back", ticket_row, timeout_s=30)
+    say(f"   CRM ticket {ticket}: status {status}, csat {csat}/100")
+    say(f"   contact profile: csat_last {csat_last}, health score recomputed to {health}")
+    say("   the CRM edits the ticket; an older helpdesk event arrives afterwards:")
+    earlier = datetime.now(UTC) - timedelta(minutes=1)
+    with crm.begin() as conn:
+        conn.execute(text("UPDATE tickets SET status = 'Reopened' WHERE external_id = :t"), {"t": ticket})
+    emit_from_helpdesk(helpdesk_event(ticket, earlier, status="CLOSED"))
+    queued = f"tickets.status row {ticket_id}:"
+    wait_for("the conflict", lambda: queued in cdc_sync(config, "conflicts", "list"), timeout_s=30)
+    for line in cdc_sync(config, "conflicts", "list").splitlines():
+        if queued in line:
+            say(f"   {line}")
+    say("   (an operator decides with: cdc-sync conflicts resolve ID --keep crm|vendor)")
+
+
 def main() -> None:
     settings = Settings()
     state = Path(os.environ.get("CDC_SYNC_STATE", Path.home() / ".cache" / "cdc-sync" / "state"))
-    config = demo_config(state)
+    group = f"cdc-sync-demo-{uuid.uuid4().hex[:6]}"
+    config = demo_config(state, group)
     crm = create_engine(settings.crm_admin_dsn.get_secret_value())
     topics = [f"{settings.topic_prefix}.public.{t}" for t in ("contacts", "contact_tags", "subscriptions")]
-    start_from_now(settings, "cdc-sync-demo", topics)
+    start_from_now(settings, group, topics)
     with (
         background("sandbox", [CLI, "sandbox"], state / "logs" / "demo-sandbox.log"),
         background("cdc-sync run", [CLI, "--config", str(config), "run"], state / "logs" / "demo-run.log"),
+        background(
+            "cdc-sync serve", [CLI, "--config", str(config), "serve"], state / "logs" / "demo-serve.log"
+        ),
     ):
         wait_for("the sandboxes", lambda: httpx.get(f"{MARKETING}/_sandbox/faults").is_success, timeout_s=30)
         cdc_sync(config, "destinations", "resume", "marketing")  # a pause left by an earlier demo
         story_a1(crm, config)
         story_d2(crm, config)
+        wait_for("cdc-sync serve", lambda: httpx.get("http://127.0.0.1:8000/readyz").is_success, timeout_s=30)
+        story_c1(crm, config)
     say("== done. Stop the stack with: make stack-down")
 
 

@@ -10,6 +10,7 @@ import click
 from prometheus_client import start_http_server
 
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.errors import ConfigError
 from cdc_sync.ops import destinations as destination_ops
 from cdc_sync.outbound.assembly import build_outbound
 from cdc_sync.store import destinations
@@ -24,7 +25,13 @@ def run(ctx: click.Context) -> None:
     settings, config = settings_of(ctx), config_of(ctx)
     outbound = build_outbound(settings, config)
     if config.consumer.metrics_port:
-        start_http_server(config.consumer.metrics_port, addr="127.0.0.1")
+        try:
+            start_http_server(config.consumer.metrics_port, addr="127.0.0.1")
+        except OSError as exc:
+            port = config.consumer.metrics_port
+            raise ConfigError(
+                f"metrics port {port} unavailable ({exc.strerror}); set consumer.metrics_port"
+            ) from exc
     logging.getLogger(__name__).info("consuming %s", ", ".join(outbound.runner.topics))
     click.echo(
         f"cdc-sync run: consuming {len(outbound.runner.topics)} topics as {config.consumer.group_id}",

@@ -53,6 +53,7 @@ class Lane:
     destination: Destination
     hooks: DeliveryHooks
     paused: bool = False
+    closing: bool = False  # set on shutdown: finish the attempt under way, start no other
     rand: random.Random = field(default_factory=random.Random)
     _queues: dict[str, deque[_Pending]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -76,10 +77,11 @@ class Lane:
 
     async def _drain(self, entity: str) -> None:
         queue = self._queues[entity]
-        while queue:
+        while queue and not self.closing:
             pending = queue[0]
             try:
-                await self.deliver(pending.delivery)
+                if not await self.deliver(pending.delivery):
+                    break  # closing: left undone, its offset is not stored, the next run re-reads it
             except Exception:
                 # The state store or the adapter broke unexpectedly: nothing was acknowledged,
                 # so the same delivery (same idempotency key) is tried again.
@@ -92,26 +94,28 @@ class Lane:
             queue.popleft()
         del self._queues[entity]
 
-    async def deliver(self, delivery: Delivery) -> None:
-        """Deliver one request until it is acknowledged, dead-lettered or held."""
+    async def deliver(self, delivery: Delivery) -> bool:
+        """Deliver one request until it is acknowledged, dead-lettered or held (True), or the lane
+        closes between attempts (False)."""
         failures = attempt = 0
-        while True:
+        while not self.closing:
             if self.paused and await self.hooks.hold(delivery, "destination paused"):
-                return
+                return True
             outcome = await self._attempt(delivery)
             attempt += 1
             action = classify(outcome, delivery.request, self.config.latency_threshold_s)
             self.hooks.attempted(delivery, attempt, outcome, action)
             if action is Action.OK:
-                return
+                return True
             if action is Action.DEAD_LETTER:
                 await self.hooks.dead_letter(delivery, outcome)
-                return
+                return True
             if action is Action.RETRY_AFTER:
                 await self._pause_for(retry_after_s(outcome))
                 continue
             failures += 1
             await self._compensate(delivery, outcome, failures)
+        return False
 
     async def _attempt(self, delivery: Delivery) -> Outcome:
         # Slot first, token second: a token taken while waiting for a slot would let requests

@@ -4,7 +4,7 @@ checked per field, conflicts recorded instead of applied, tasks and timeline ent
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, text
@@ -19,6 +19,9 @@ from cdc_sync.store.tables import conflicts
 _TABLES = frozenset(
     {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
 )
+# Vendors stamp events to the second and their clocks drift: a CRM change within this much of the
+# vendor's event is not taken as newer than it.
+CLOCK_ALLOWANCE = timedelta(seconds=2)
 _KEYS = frozenset({"id", "external_id", "contact_id", "order_no", "contract_no"})
 
 
@@ -61,7 +64,9 @@ def _conflict(
 def _stale(scope: WriteScope, row: Mapping[str, Any]) -> str | None:
     """The CRM changed the row after the vendor's event, and not on this vendor's behalf."""
     changed: datetime | None = row.get("updated_at")
-    if changed and changed > scope.event.occurred_at and row.get("sync_origin") != scope.system:
+    if changed is None or changed <= scope.event.occurred_at + CLOCK_ALLOWANCE:
+        return None
+    if row.get("sync_origin") != scope.system:
         vendor_at = scope.event.occurred_at.isoformat()
         return f"CRM changed the row at {changed.isoformat()} after the vendor's event at {vendor_at}"
     return None

@@ -33,6 +33,7 @@ from cdc_sync.store.ledger import LedgerWriter
 log = logging.getLogger(__name__)
 Partition = tuple[str, int]
 REVOKE_DRAIN_S = 30.0
+MAX_IN_FLIGHT = 5000  # consumed events not yet durable; above it the partitions are paused
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class OutboundRunner:
         # Offsets ready to store, handed from the event loop to the consumer thread: librdkafka
         # calls on the loop would wait for the consume() running in the thread.
         self._ready: dict[Partition, int] = {}
+        self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -71,15 +73,25 @@ class OutboundRunner:
         ]
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(self._poll, consumer)
+                batch = await asyncio.to_thread(self._poll, consumer, self._in_flight() < MAX_IN_FLIGHT)
                 await self._handle(batch)
         finally:
             await self._shutdown(consumer, chores)
 
-    def _poll(self, consumer: Consumer) -> list[Message]:
-        """Runs on the consumer thread: store finished offsets, then fetch the next batch."""
+    def _poll(self, consumer: Consumer, take: bool) -> list[Message]:
+        """Runs on the consumer thread: store finished offsets, then fetch the next batch.
+
+        With too much in flight the partitions are paused but still polled, so the group keeps
+        this member while slow vendors catch up (backpressure instead of an unbounded queue).
+        """
         self._store_ready(consumer)
+        if take == self._paused:
+            (consumer.resume if take else consumer.pause)(consumer.assignment())
+            self._paused = not take
         return consumer.consume(self._p.config.consumer.poll_batch, 0.2)
+
+    def _in_flight(self) -> int:
+        return sum(progress.pending for progress in self._progress.values())
 
     def _store_ready(self, consumer: Consumer) -> None:
         ready, self._ready = self._ready, {}
@@ -170,6 +182,7 @@ class OutboundRunner:
             self._ready[partition] = committable
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._paused = False  # a new assignment starts unpaused; the next poll re-applies backpressure
         log.info("assigned %s", [f"{p.topic}/{p.partition}" for p in partitions])
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -196,6 +209,9 @@ class OutboundRunner:
         return progress.pending if progress is not None else 0
 
     async def _shutdown(self, consumer: Consumer, chores: list[asyncio.Task[None]]) -> None:
+        # Finish the attempts under way, start no new ones: what is left is re-read next time.
+        for lane in self._p.lanes.values():
+            lane.closing = True
         await asyncio.gather(*(lane.drain() for lane in self._p.lanes.values()))
         for chore in chores:
             chore.cancel()

@@ -54,7 +54,7 @@ def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> None
     conn.execute(
         update(inbox)
         .where(inbox.c.id == inbox_id)
-        .values(status=status, result=result, processed_at=func.now())
+        .values(status=status, result=result, processed_at=func.clock_timestamp())
     )
 
 
