@@ -7,7 +7,6 @@ saturation: how many a pool of concurrent senders gets answered per second.
 
 import asyncio
 import os
-import statistics
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import httpx
 import orjson
 from sqlalchemy import Engine, text
 
+from bench.figures import percentiles
 from cdc_sync.signing import signed_headers
 
 URL = "http://127.0.0.1:8000/webhooks/marketing"
@@ -98,18 +98,6 @@ def _commit_latencies(state: Engine, ids: list[str], timeout_s: float = 180) -> 
     return rows
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if len(values) < 2:
-        return {}
-    cuts = statistics.quantiles(values, n=100)
-    return {
-        "p50": round(cuts[49], 1),
-        "p95": round(cuts[94], 1),
-        "p99": round(cuts[98], 1),
-        "max": round(max(values), 1),
-    }
-
-
 def inbound(crm: Engine, state: Engine, rate: float, seconds: float) -> dict[str, Any]:
     email = f"bench-inbound-{uuid.uuid4().hex[:6]}@example.com"
     with crm.begin() as conn:
@@ -122,7 +110,7 @@ def inbound(crm: Engine, state: Engine, rate: float, seconds: float) -> dict[str
         "achieved_requests_per_s": round(achieved, 1),
         "accepted": len(ids),
         "applied": len(commits),
-        "receipt_to_crm_commit_ms": _percentiles(commits),
-        "http_round_trip_ms": _percentiles(round_trips),
+        "receipt_to_crm_commit_ms": percentiles(commits),
+        "http_round_trip_ms": percentiles(round_trips),
         "saturation_requests_per_s": round(saturation, 1),
     }

@@ -7,7 +7,6 @@ ledger's ack time is compared with the PostgreSQL commit time and with the Kafka
 timestamp (when Debezium produced it), which gives the part cdc-sync adds.
 """
 
-import statistics
 import time
 import uuid
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 
+from bench.figures import percentiles
 from bench.processes import CLI, bench_config, commit_group, end_offsets, running
 from cdc_sync.settings import Settings
 
@@ -110,8 +110,8 @@ def latency(
         "changes_per_minute": per_minute,
         "changes": written,
         "vendor_acks": len(rows),
-        "end_to_end_ms": _percentiles(end_to_end),
-        "added_by_cdc_sync_ms": _percentiles(added),
+        "end_to_end_ms": percentiles(end_to_end),
+        "added_by_cdc_sync_ms": percentiles(added),
     }
 
 
@@ -143,15 +143,3 @@ def _kafka_timestamps(settings: Settings, starts: list[TopicPartition]) -> dict[
                 stamps[(message.partition() or 0, message.offset() or 0)] = float(message.timestamp()[1])
     consumer.close()
     return stamps
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if len(values) < 2:
-        return {}
-    cuts = statistics.quantiles(values, n=100)
-    return {
-        "p50": round(cuts[49], 1),
-        "p95": round(cuts[94], 1),
-        "p99": round(cuts[98], 1),
-        "max": round(max(values), 1),
-    }

@@ -101,14 +101,20 @@ def _standard_webhooks_signer(secret: str) -> Signer:
     return signer
 
 
+Credentials = Callable[[DestinationConfig, str], tuple[httpx.Auth | None, Signer]]
+
+# How each kind proves who it is: Mailchimp Basic `anystring:<api key>`, Zendesk Basic
+# `<email>/token:<api token>`, the webhook destination signs with Standard Webhooks.
+CREDENTIALS: dict[str, Credentials] = {
+    "mailchimp": lambda config, secret: (httpx.BasicAuth("cdc-sync", secret), _no_signature),
+    "zendesk": lambda config, secret: (httpx.BasicAuth(f"{config.agent_email}/token", secret), _no_signature),
+    "webhook": lambda config, secret: (None, _standard_webhooks_signer(secret)),
+}
+
+
 def build_destination(
     name: str, config: DestinationConfig, transport: httpx.AsyncBaseTransport | None = None
 ) -> HttpDestination:
     """The adapter for a configured destination, with its credential from the environment."""
-    secret = config.credential(name).get_secret_value()
-    if config.kind == "mailchimp":
-        return HttpDestination(name, config, auth=httpx.BasicAuth("cdc-sync", secret), transport=transport)
-    if config.kind == "zendesk":
-        auth = httpx.BasicAuth(f"{config.agent_email}/token", secret)
-        return HttpDestination(name, config, auth=auth, transport=transport)
-    return HttpDestination(name, config, signer=_standard_webhooks_signer(secret), transport=transport)
+    auth, signer = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
+    return HttpDestination(name, config, auth=auth, signer=signer, transport=transport)

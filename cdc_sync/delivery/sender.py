@@ -62,10 +62,6 @@ class Lane:
         self._limiter = RateLimiter(self.config.rate_limit_per_s * self.config.rate_target)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
 
-    @property
-    def busy(self) -> int:
-        return sum(len(queue) for queue in self._queues.values())
-
     def submit(self, delivery: Delivery, done: Done) -> None:
         """Queue behind earlier deliveries of the same entity; `done` runs once it is durable."""
         queue = self._queues.setdefault(delivery.entity, deque())

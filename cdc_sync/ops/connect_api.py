@@ -46,10 +46,6 @@ class ConnectApi:
             if key in task["config"]
         )
 
-    def names(self) -> list[str]:
-        response = self._call("GET", "/connectors")
-        return sorted(response.json()) if response is not None else []
-
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> httpx.Response | None:

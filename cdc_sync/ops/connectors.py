@@ -32,8 +32,7 @@ class ConnectorSpec:
 
     @property
     def include_list(self) -> list[str]:
-        raw = self.config.get("table.include.list", "")
-        return [entry.strip() for entry in raw.split(",") if entry.strip()]
+        return include_list(self.config)
 
     @property
     def signal_table(self) -> str:
@@ -108,13 +107,14 @@ def captured_tables(include_list: list[str], existing: list[str]) -> list[str]:
 
 def plan_apply(spec: ConnectorSpec, live: ConnectorConfig | None, existing: list[str]) -> ApplyPlan:
     tables = captured_tables(spec.include_list, existing)
-    before = captured_tables(_include_list(live), existing) if live is not None else tables
+    before = captured_tables(include_list(live), existing) if live is not None else tables
     new_tables = [table for table in tables if table not in before]
     return ApplyPlan(spec, live is not None, config_diff(live, spec.config), tables, new_tables)
 
 
-def _include_list(config: ConnectorConfig | None) -> list[str]:
-    raw = (config or {}).get("table.include.list", "")
+def include_list(config: ConnectorConfig) -> list[str]:
+    """Debezium's `table.include.list`: comma-separated regular expressions."""
+    raw = config.get("table.include.list", "")
     return [entry.strip() for entry in raw.split(",") if entry.strip()]
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 
 from cdc_sync.store.tables import alerts, incidents
 
@@ -39,19 +39,3 @@ def open_incident(engine: Engine, destination: str, kind: str, summary: str, det
     values = {"destination": destination, "kind": kind, "summary": summary, "details": details}
     with engine.begin() as conn:
         return int(conn.execute(insert(incidents).values(values).returning(incidents.c.id)).scalar_one())
-
-
-def recent_alerts(engine: Engine, destination: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    statement = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
-    if destination:
-        statement = statement.where(alerts.c.destination == destination)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(statement)]
-
-
-def open_incidents(engine: Engine, destination: str | None = None) -> list[dict[str, Any]]:
-    statement = select(incidents).where(incidents.c.status == "open").order_by(incidents.c.id)
-    if destination:
-        statement = statement.where(incidents.c.destination == destination)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(statement)]

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 
 from cdc_sync.events import SourcePosition
 from cdc_sync.store.ledger import position_columns
@@ -37,13 +37,3 @@ def add_dead_letter(engine: Engine, letter: DeadLetter) -> int:
         return int(
             conn.execute(insert(dead_letters).values(values).returning(dead_letters.c.id)).scalar_one()
         )
-
-
-def list_dead_letters(
-    engine: Engine, destination: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
-    statement = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
-    if destination:
-        statement = statement.where(dead_letters.c.destination == destination)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(statement)]

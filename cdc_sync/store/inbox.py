@@ -1,6 +1,6 @@
 """The durable inbox: vendor events committed before the webhook is acknowledged."""
 
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -56,11 +56,3 @@ def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> None
         .where(inbox.c.id == inbox_id)
         .values(status=status, result=result, processed_at=func.clock_timestamp())
     )
-
-
-def recent(engine: Engine, source: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    statement = select(inbox).order_by(inbox.c.id.desc()).limit(limit)
-    if source:
-        statement = statement.where(inbox.c.source == source)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(statement)]

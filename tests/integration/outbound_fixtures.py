@@ -1,6 +1,5 @@
 """Processes the outbound tests drive: the vendor sandboxes and `cdc-sync run` (real subprocesses)."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,54 +67,27 @@ def refuse_busy_port(url: str) -> None:
 
 
 @dataclass
-class Runner:
-    """One `cdc-sync run` process; restartable (kill -9 tests)."""
+class Process:
+    """A restartable cdc-sync process with its log, ready when `ready_url` answers."""
 
-    config: Path
+    args: list[str]
     log: Path
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    ready_url: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [CLI, "--config", str(self.config), "-v", "run"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=out,
-            )
-        wait_for("cdc-sync run metrics endpoint", self.metrics, timeout_s=60)
+            self.process = subprocess.Popen([CLI, *self.args], cwd=ROOT, stdout=out, stderr=out)
+        if self.ready_url:
+            wait_for(f"{self.args[-1]} ready", self._ready, timeout_s=60)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Another cdc-sync command with this runner's config (operators run them beside it)."""
-        return subprocess.run(
-            [CLI, "--config", str(self.config), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    def metrics(self) -> str | None:
+    def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            pytest.fail(
-                f"cdc-sync run exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
-            )
+            pytest.fail(f"cdc-sync {' '.join(self.args)} exited:\n{self.log.read_text()[-3000:]}")
         try:
-            return httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=2).text
+            return httpx.get(str(self.ready_url), timeout=2).is_success
         except httpx.HTTPError:
-            return None
-
-    def metric(self, name: str, **labels: str) -> float:
-        wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
-        total = 0.0
-        for line in (self.metrics() or "").splitlines():
-            if line.startswith(f"{name}{{") and all(part in line for part in wanted.split(",")):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+            return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.process is not None
@@ -127,6 +99,39 @@ class Runner:
             return self.process.returncode if self.process else 0
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=90)
+
+
+@dataclass
+class Runner(Process):
+    """`cdc-sync run` with its config: restartable (kill -9 tests), metrics and CLI beside it."""
+
+    config: Path = Path()
+
+    @classmethod
+    def for_config(cls, config: Path, log: Path) -> "Runner":
+        args = ["--config", str(config), "-v", "run"]
+        return cls(args, log, f"http://127.0.0.1:{METRICS_PORT}/metrics", config=config)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Another cdc-sync command with this runner's config (operators run them beside it)."""
+        return subprocess.run(
+            [CLI, "--config", str(self.config), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a metric's samples with these labels, read from the live /metrics."""
+        text = httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5).text
+        wanted = [f'{key}="{value}"' for key, value in labels.items()]
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(f"{name}{{") and all(part in line for part in wanted)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +177,7 @@ def runner(settings: Any, sandboxes: None, tmp_path_factory: pytest.TempPathFact
     tables = {table for destination in config["destinations"].values() for table in destination["tables"]}
     topics = [f"{settings.topic_prefix}.{table}" for table in tables]
     start_group_at_the_end(settings.kafka_bootstrap, config["consumer"]["group_id"], topics)
-    started = Runner(config_path, tmp / "run.log")
+    started = Runner.for_config(config_path, tmp / "run.log")
     for name in config["destinations"]:  # a paused destination left by an earlier session
         resumed = started.cli("destinations", "resume", name)
         assert resumed.returncode == 0, resumed.stderr
@@ -187,41 +192,6 @@ def clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     if "sandboxes" in request.fixturenames:
         for vendor in SANDBOX:
             sandbox(vendor, "PUT", "/_sandbox/faults", json={})
-
-
-@dataclass
-class Process:
-    """A restartable cdc-sync process (serve, writer) with its log."""
-
-    args: list[str]
-    log: Path
-    ready_url: str | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([CLI, *self.args], cwd=ROOT, stdout=out, stderr=out)
-        if self.ready_url:
-            wait_for(f"{self.args[-1]} ready", self._ready, timeout_s=60)
-
-    def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            pytest.fail(f"cdc-sync {' '.join(self.args)} exited:\n{self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(str(self.ready_url), timeout=2).is_success
-        except httpx.HTTPError:
-            return False
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        self.process.wait(timeout=60)
-
-    def stop(self) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="session")
