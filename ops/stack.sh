@@ -35,9 +35,13 @@ port_of() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# A pid file names our process only while that pid still runs one of our command lines (pids are
+# reused after a reboot or a killed session).
 pid_alive() {
-  local f="$RUN_DIR/$1.pid"
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  local f="$RUN_DIR/$1.pid" pid
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "$JARS_DIR" -e "$CDC_SYNC_STATE"
 }
 
 healthy() {
