@@ -309,3 +309,11 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_no_effect(crm: Engine, r
     assert all(len(keys) == 1 for keys in keys_per_member.values()), (
         "a re-read change kept its idempotency key"
     )
+
+
+def test_contracts_check_accepts_what_the_registry_holds(runner: Runner) -> None:
+    checked = runner.cli("contracts", "check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    verdicts = {row["subject"]: row["verdict"] for row in json.loads(checked.stdout)}
+    contracted = ("contacts", "contact_tags", "subscriptions")
+    assert all(verdicts[f"crm.public.{table}-value"] == "accepted" for table in contracted)
