@@ -185,6 +185,18 @@ def _contact_by_email(scope: WriteScope) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
+def for_contact(handle: Callable[[WriteScope, dict[str, Any]], Applied]) -> Handler:
+    """Marketing events name a contact by email; without one in the CRM there is nothing to apply."""
+
+    def with_contact(scope: WriteScope) -> Applied:
+        contact = _contact_by_email(scope)
+        if contact is None:
+            return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
+        return handle(scope, contact)
+
+    return with_contact
+
+
 def _subscription(scope: WriteScope, contact: dict[str, Any]) -> dict[str, Any]:
     existing = row_by(scope, "subscriptions", "contact_id", contact["id"])
     if existing is not None:
@@ -201,23 +213,18 @@ def _subscription(scope: WriteScope, contact: dict[str, Any]) -> dict[str, Any]:
 def opted_out(status: str) -> Handler:
     """Unsubscribe (or cleaned) from the platform: it wins everywhere, so no staleness check."""
 
-    def handle(scope: WriteScope) -> Applied:
-        contact = _contact_by_email(scope)
-        if contact is None:
-            return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
+    def handle(scope: WriteScope, contact: dict[str, Any]) -> Applied:
         subscription = _subscription(scope, contact)
         changes = {"status": status, "unsubscribed_at": scope.event.occurred_at}
         conflicted = guarded_update(scope, "subscriptions", subscription, changes, check_stale=False)
         return _outcome(conflicted, f"contact {contact['id']} {status}")
 
-    return handle
+    return for_contact(handle)
 
 
-def subscribed(scope: WriteScope) -> Applied:
+@for_contact
+def subscribed(scope: WriteScope, contact: dict[str, Any]) -> Applied:
     """A subscribe from the platform; after an opt-out it needs consent evidence the webhook lacks."""
-    contact = _contact_by_email(scope)
-    if contact is None:
-        return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
     subscription = _subscription(scope, contact)
     if subscription["status"] in OPTED_OUT:
         return Applied(
@@ -234,11 +241,9 @@ def subscribed(scope: WriteScope) -> Applied:
     return _outcome(conflicted, f"contact {contact['id']} subscribed")
 
 
-def profile_changed(scope: WriteScope) -> Applied:
+@for_contact
+def profile_changed(scope: WriteScope, contact: dict[str, Any]) -> Applied:
     """Profile edits in the platform touch CRM-owned master data: conflicts for review, never applied."""
-    contact = _contact_by_email(scope)
-    if contact is None:
-        return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
     merges = scope.event.data.get("merges") or {}
     changes = {
         column: merges[tag]
@@ -252,11 +257,9 @@ def profile_changed(scope: WriteScope) -> Applied:
     return _outcome(conflicted, f"contact {contact['id']} profile: {sorted(changes)}")
 
 
-def engagement(scope: WriteScope) -> Applied:
+@for_contact
+def engagement(scope: WriteScope, contact: dict[str, Any]) -> Applied:
     """Clicks and opens: one timeline entry per event id, on the right contact and campaign."""
-    contact = _contact_by_email(scope)
-    if contact is None:
-        return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
     campaign_id = _campaign(scope, str(scope.event.data["campaign_id"]))
     kind = {"email.clicked": "email_click", "email.opened": "email_open"}[scope.event.kind]
     details = {key: scope.event.data.get(key) for key in ("campaign_id", "url")}
