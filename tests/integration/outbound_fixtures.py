@@ -125,7 +125,7 @@ class Runner(Process):
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of a metric's samples with these labels, read from the live /metrics."""
-        text = httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5).text
+        text = httpx.get(str(self.ready_url), timeout=5).text
         wanted = [f'{key}="{value}"' for key, value in labels.items()]
         return sum(
             float(line.rsplit(" ", 1)[1])

@@ -6,17 +6,22 @@ kill -9. Effects are counted at the sandboxes, which dedupe by Idempotency-Key.
 
 import json
 import signal
+import tomllib
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import tomli_w
 from sqlalchemy import Engine, text
 
 from cdc_sync.mapping.mailchimp import subscriber_hash
 from tests.integration.outbound_fixtures import Runner, sandbox, wait_for
 
+SECOND_METRICS_PORT = 9119
 MAILCHIMP_AUTH = ("cdc-sync", "sandbox-mailchimp-key")
 ZENDESK_AUTH = ("integration@example.com/token", "sandbox-zendesk-token")
 
@@ -39,8 +44,6 @@ def add_contacts(crm: Engine, emails: list[str], **columns: Any) -> list[int]:
 
 
 def member(email: str) -> dict[str, Any] | None:
-    import httpx
-
     response = httpx.get(
         f"http://127.0.0.1:9101/3.0/lists/crm-audience/members/{subscriber_hash(email)}", auth=MAILCHIMP_AUTH
     )
@@ -317,3 +320,40 @@ def test_contracts_check_accepts_what_the_registry_holds(runner: Runner) -> None
     verdicts = {row["subject"]: row["verdict"] for row in json.loads(checked.stdout)}
     contracted = ("contacts", "contact_tags", "subscriptions")
     assert all(verdicts[f"crm.public.{table}-value"] == "accepted" for table in contracted)
+
+
+def test_two_runners_share_the_partitions_and_rebalance_without_loss(
+    crm: Engine, runner: Runner, tmp_path: Path
+) -> None:
+    config = tomllib.loads(runner.config.read_text())
+    config["consumer"]["metrics_port"] = SECOND_METRICS_PORT  # same group, its own /metrics
+    second_config = tmp_path / "second.toml"
+    second_config.write_text(tomli_w.dumps(config))
+    second = Runner(
+        ["--config", str(second_config), "-v", "run"],
+        tmp_path / "second.log",
+        f"http://127.0.0.1:{SECOND_METRICS_PORT}/metrics",
+        config=second_config,
+    )
+    first_before = runner.metric("cdc_sync_events_total", table="public.contacts")
+    second.start()  # joins the group: partitions are revoked (drained) and shared out
+    try:
+        wait_for(
+            "the second runner's partitions", lambda: "assigned ['" in second.log.read_text(), timeout_s=60
+        )
+        seen = request_count("marketing")
+        emails = [f"shared-{tag()}-{i}@example.com" for i in range(60)]
+        add_contacts(crm, emails)
+        wait_for(
+            "60 members with two runners", lambda: len(stored_members(seen, emails)) == 60, timeout_s=120
+        )
+        assert second.metric("cdc_sync_events_total", table="public.contacts") > 0
+        assert runner.metric("cdc_sync_events_total", table="public.contacts") > first_before
+    finally:
+        stopped = second.stop()  # leaves the group: its partitions go back to the first runner
+    assert stopped == 0, second.log.read_text()[-2000:]
+    more = [f"after-{tag()}-{i}@example.com" for i in range(10)]
+    add_contacts(crm, more)
+    wait_for("10 more after the rebalance", lambda: len(stored_members(seen, more)) == 10, timeout_s=120)
+    effects = sandbox("marketing", "GET", "/_sandbox/effects")["effects"]
+    assert all(count == 1 for count in effects.values())
