@@ -1,5 +1,6 @@
 """The change events everything downstream of Kafka works with."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -8,6 +9,12 @@ from pydantic import BaseModel, ConfigDict
 Op = Literal["c", "u", "d", "r"]
 Row = dict[str, Any]
 _SINGULAR = {"activities": "activity", "opportunities": "opportunity"}
+
+
+def entity_name(table: str, key: Iterable[Any]) -> str:
+    """An object as operators name it in logs, audit and queries: `contact:42`, `opportunity:7`."""
+    name = table.rpartition(".")[2]
+    return f"{_SINGULAR.get(name, name.removesuffix('s'))}:{','.join(str(value) for value in key)}"
 
 
 class SourcePosition(BaseModel):
@@ -45,9 +52,7 @@ class ChangeEvent(BaseModel):
     @property
     def entity(self) -> str:
         """The changed object as operators name it: `contact:42`, `contact_tag:42,7`."""
-        name = self.table.rpartition(".")[2]
-        singular = _SINGULAR.get(name, name.removesuffix("s"))
-        return f"{singular}:{','.join(str(value) for value in self.key.values())}"
+        return entity_name(self.table, self.key.values())
 
     @property
     def row(self) -> Row:

@@ -5,9 +5,10 @@ import os
 from typing import Any
 
 import click
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
+from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
 
 
@@ -29,7 +30,7 @@ def config_of(ctx: click.Context) -> AppConfig:
 
 
 def state_engine_of(ctx: click.Context) -> Engine:
-    return create_engine(settings_of(ctx).crm_dsn.get_secret_value(), pool_pre_ping=True)
+    return state_engine(settings_of(ctx))
 
 
 def actor() -> str:

@@ -5,6 +5,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, func, select, text, update
 
 from cdc_sync.errors import ConfigError
+from cdc_sync.events import entity_name
 from cdc_sync.store.audit import audit
 from cdc_sync.store.tables import conflicts
 
@@ -56,7 +57,7 @@ def resolve(engine: Engine, conflict_id: int, keep: Keep, actor: str) -> dict[st
         engine,
         actor,
         "conflict.resolve",
-        f"{table.removesuffix('s')}:{found['row_id']}",
+        entity_name(table, [found["row_id"]]),
         {field: str(before)},
         {field: value},
         {"conflict": conflict_id, "keep": keep, "source": found["source"]},

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cdc_sync.errors import RejectedEvent
-from cdc_sync.events import ChangeEvent
+from cdc_sync.events import ChangeEvent, entity_name
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
 
 GOLDEN = Path(__file__).parents[2] / "fixtures" / "golden"
@@ -129,3 +129,10 @@ def test_truncated_payload_is_rejected_with_reason() -> None:
     broken = RawMessage(message.topic, message.partition, message.offset, message.key, message.value[:20])
     with pytest.raises(RejectedEvent, match="does not match schema id"):
         EnvelopeDecoder(FixtureSchemas()).decode(broken)
+
+
+def test_entities_are_named_in_the_singular() -> None:
+    assert entity_name("public.contacts", [42]) == "contact:42"
+    assert entity_name("public.opportunities", [7]) == "opportunity:7"
+    assert entity_name("public.contact_tags", [42, 3]) == "contact_tag:42,3"
+    assert decoded("00-contacts-create").entity.startswith("contact:")
