@@ -89,6 +89,9 @@ install_packages() {
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v curl >/dev/null || missing+=(curl)
+  # Tests check the alert rules with promtool and screenshot the HTML report in Chromium.
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v chromium >/dev/null || missing+=(chromium)
   ((${#missing[@]} == 0)) || { say "stack: installing ${missing[*]}"; apt_install "${missing[@]}"; }
   (($(java_major java) >= 17)) || fail "Java 17+ is required for Kafka and Connect; found: $(java -version 2>&1 | head -n1)"
 }
