@@ -41,3 +41,35 @@ WEBHOOKS = Counter(
 WEBHOOK_SIGNATURE_FAILURES = Counter(
     "cdc_sync_webhook_signature_failures_total", "Inbound webhooks refused as forged or stale", ["source"]
 )
+INBOUND_LATENCY = Histogram(
+    "cdc_sync_inbound_end_to_end_latency_seconds",
+    "Webhook receipt to CRM commit",
+    ["source"],
+    buckets=_LATENCY_BUCKETS,
+)
+INBOUND_EVENTS = Counter(
+    "cdc_sync_inbound_events_total", "Vendor events applied by the writer, by outcome", ["source", "outcome"]
+)
+DEAD_LETTERS_OPEN = Gauge("cdc_sync_dead_letters_open", "Open dead letters (DLQ depth)", ["destination"])
+DEAD_LETTER_OLDEST_AGE = Gauge(
+    "cdc_sync_dead_letter_oldest_age_seconds", "Age of the oldest open dead letter", ["destination"]
+)
+DEAD_LETTER_REPLAYS = Counter(
+    "cdc_sync_dead_letter_replays_total", "Dead letters replayed, by outcome", ["destination", "outcome"]
+)
+CONSUMER_LAG = Gauge(
+    "cdc_sync_consumer_lag_messages", "End offset minus committed offset", ["topic", "partition"]
+)
+REPLICATION_SLOT_LAG = Gauge(
+    "cdc_sync_replication_slot_lag_bytes", "WAL retained for the slot, not yet confirmed", ["slot"]
+)
+RECONCILE_DIFFERENCE_RATIO = Gauge(
+    "cdc_sync_reconcile_difference_ratio",
+    "Share of records that differ between the CRM and the vendor at the last reconciliation",
+    ["destination"],
+)
+RECONCILE_RECORDS = Counter(
+    "cdc_sync_reconcile_records_total",
+    "Records compared by reconciliation, by result",
+    ["destination", "result"],
+)
