@@ -23,7 +23,9 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
     migrate(engine)
     app = build_app(engine, config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=config.server.host, port=config.server.port, log_level="warning")
+        uvicorn.Config(
+            app, host=config.server.host, port=config.server.port, log_config=None, log_level="warning"
+        )
     )
     writer = build_writer(engine, config)
     click.echo(f"cdc-sync serve on http://{config.server.host}:{config.server.port}", err=True)

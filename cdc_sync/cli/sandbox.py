@@ -4,6 +4,7 @@ import asyncio
 
 import click
 
+from cdc_sync.observability.logs import register_secrets
 from cdc_sync.sandbox.faults import Faults
 from cdc_sync.sandbox.server import SandboxSettings, parse_duration, serve_sandboxes
 
@@ -38,6 +39,13 @@ def sandbox(
         rate_limit_per_s=rate_limit,
     )
     settings = SandboxSettings(host=host, faults=faults)
+    register_secrets(
+        settings.mailchimp_api_key,
+        settings.zendesk_api_token,
+        settings.erp_webhook_secret,
+        settings.helpdesk_webhook_secret,
+        settings.marketing_webhook_secret,
+    )
     click.echo(
         f"sandboxes on {host}: marketing 9101, helpdesk 9102, erp 9103 ({faults.model_dump()})", err=True
     )

@@ -1,7 +1,10 @@
 """Builds the inbound service: the webhook app over the durable inbox, and the writer."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
@@ -12,6 +15,7 @@ from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.inbound.writer import Writer
 from cdc_sync.observability import metrics
+from cdc_sync.observability.state_gauges import StateGauges, refresh_forever
 from cdc_sync.store import alerts, inbox
 
 
@@ -47,4 +51,24 @@ def build_app(engine: Engine, config: AppConfig) -> FastAPI:
 
         return await asyncio.to_thread(ping)
 
-    return create_app(config.sources, StoreInbox(engine), on_rejected=on_rejected, ready=ready)
+    app = create_app(config.sources, StoreInbox(engine), on_rejected=on_rejected, ready=ready)
+    for source in config.sources:  # at 0 from the start, so the first forged request is an increase
+        metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)
+    return _with_state_gauges(app, StateGauges(engine, config.destinations))
+
+
+def _with_state_gauges(app: FastAPI, gauges: StateGauges) -> FastAPI:
+    """Refresh DLQ depth and slot lag while the app runs, so serve's /metrics has them too."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: Any) -> AsyncIterator[Any]:
+        refreshing = asyncio.create_task(refresh_forever(gauges))
+        try:
+            async with inner(running) as state:
+                yield state
+        finally:
+            refreshing.cancel()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
@@ -17,6 +18,7 @@ from cdc_sync.config import Owner
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.inbound.handlers import HANDLERS, Applied
 from cdc_sync.inbound.writes import WriteScope
+from cdc_sync.observability import metrics
 from cdc_sync.store import inbox
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,15 @@ class Writer:
 
     def _apply(self, inbox_id: int) -> int:
         with self.engine.begin() as conn:
-            event = inbox.claim(conn, inbox_id)
-            if event is None:
+            claimed = inbox.claim(conn, inbox_id)
+            if claimed is None:
                 return 0
+            event = claimed.event
             system = self.systems.get(event.source, event.source)
             conn.execute(text("SELECT set_config('cdc_sync.origin', :s, true)"), {"s": system})
             outcome = self._handle(WriteScope(conn, event, system, self.authority))
             inbox.finish(conn, inbox_id, outcome.status, outcome.detail)
+        _observe(claimed, outcome, committed_at=datetime.now(UTC))
         log.info("inbox %s %s %s: %s %s", inbox_id, event.source, event.kind, outcome.status, outcome.detail)
         return 1
 
@@ -68,3 +72,11 @@ class Writer:
                 done = 0
             if not done:
                 await asyncio.sleep(idle_s)
+
+
+def _observe(claimed: inbox.Claimed, outcome: Applied, committed_at: datetime) -> None:
+    """Webhook receipt → CRM commit, and what became of the event."""
+    source = claimed.event.source
+    latency = (committed_at - claimed.received_at).total_seconds()
+    metrics.INBOUND_LATENCY.labels(source).observe(max(latency, 0.0))
+    metrics.INBOUND_EVENTS.labels(source, outcome.status).inc()

@@ -1,6 +1,10 @@
 """Prometheus metrics (prometheus-client). Names follow `cdc_sync_<what>_<unit|total>`."""
 
+from collections.abc import Mapping, Set
+
 from prometheus_client import Counter, Gauge, Histogram
+
+Labels = tuple[str, ...]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -73,3 +77,13 @@ RECONCILE_RECORDS = Counter(
     "Records compared by reconciliation, by result",
     ["destination", "result"],
 )
+
+
+def publish(gauge: Gauge, readings: Mapping[Labels, float], shown: Set[Labels]) -> set[Labels]:
+    """Set a labelled gauge to these readings and drop the label sets `shown` before but not read now
+    (a revoked partition, a dropped slot); returns the label sets shown from now on."""
+    for labels, value in readings.items():
+        gauge.labels(*labels).set(value)
+    for labels in shown - readings.keys():
+        gauge.remove(*labels)
+    return set(readings)

@@ -20,6 +20,8 @@ from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.events import ChangeEvent
 from cdc_sync.observability import metrics
+from cdc_sync.observability.consumer_lag import ConsumerLag
+from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
 from cdc_sync.outbound.contracts import Contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.offsets import PartitionProgress
@@ -58,6 +60,9 @@ class OutboundRunner:
         self._ready: dict[Partition, int] = {}
         self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lag = ConsumerLag()
+        self._state_gauges = StateGauges(parts.engine, parts.config.destinations)
+        _prime_counters(parts)
 
     @property
     def topics(self) -> list[str]:
@@ -70,6 +75,7 @@ class OutboundRunner:
         chores = [
             asyncio.create_task(self._every(0.2, self._flush_ledger)),
             asyncio.create_task(self._every(1.0, self._sync_states)),
+            asyncio.create_task(self._every(REFRESH_S, self._refresh_state_gauges)),
         ]
         try:
             while not stop.is_set():
@@ -79,12 +85,13 @@ class OutboundRunner:
             await self._shutdown(consumer, chores)
 
     def _poll(self, consumer: Consumer, take: bool) -> list[Message]:
-        """Runs on the consumer thread: store finished offsets, then fetch the next batch.
+        """Runs on the consumer thread: store finished offsets, measure lag, then fetch the next batch.
 
         With too much in flight the partitions are paused but still polled, so the group keeps
         this member while slow vendors catch up (backpressure instead of an unbounded queue).
         """
         self._store_ready(consumer)
+        self._lag.maybe_refresh(consumer)
         if take == self._paused:
             (consumer.resume if take else consumer.pause)(consumer.assignment())
             self._paused = not take
@@ -230,11 +237,25 @@ class OutboundRunner:
     async def _flush_ledger(self) -> None:
         await asyncio.to_thread(self._p.ledger.flush)
 
+    async def _refresh_state_gauges(self) -> None:
+        await asyncio.to_thread(self._state_gauges.refresh)
+
     async def _sync_states(self) -> None:
         states = await asyncio.to_thread(destinations.states, self._p.engine)
         for name, lane in self._p.lanes.items():
             lane.paused = states.get(name) == "paused"
             metrics.PAUSED.labels(name).set(1 if lane.paused else 0)
+
+
+def _prime_counters(parts: RunnerParts) -> None:
+    """Label sets alert rules take increase() of are shown at 0 from the start: a series that first
+    appears at 1 shows Prometheus no increase, and the first event would go unnoticed."""
+    metrics.ALERTS.labels("severe", "escalation")
+    for table in parts.routes:
+        metrics.CONTRACT_VIOLATIONS.labels(table)
+    for destination in parts.lanes:
+        metrics.DELIVERIES.labels(destination, "ok")
+        metrics.RETRIES.labels(destination)
 
 
 def _count(plan: EventPlan) -> None:

@@ -73,7 +73,9 @@ def server_configs(settings: SandboxSettings) -> list[uvicorn.Config]:
         (create_erp_app(settings), settings.ports.erp),
     ]
     return [
-        uvicorn.Config(app, host=settings.host, port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host=settings.host, port=port, log_config=None, log_level="warning", lifespan="off"
+        )
         for app, port in apps
     ]
 

@@ -1,5 +1,7 @@
 """The durable inbox: vendor events committed before the webhook is acknowledged."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -36,7 +38,13 @@ def pending_ids(engine: Engine, limit: int) -> list[int]:
         return list(conn.execute(statement).scalars())
 
 
-def claim(conn: Connection, inbox_id: int) -> InboundEvent | None:
+@dataclass(frozen=True)
+class Claimed:
+    event: InboundEvent
+    received_at: datetime  # when the webhook was committed to the inbox: inbound latency starts here
+
+
+def claim(conn: Connection, inbox_id: int) -> Claimed | None:
     """Lock one pending event inside the caller's transaction (None if another writer has it)."""
     statement = (
         select(inbox)
@@ -47,7 +55,7 @@ def claim(conn: Connection, inbox_id: int) -> InboundEvent | None:
     if row is None:
         return None
     fields = {name: row[name] for name in ("source", "event_id", "kind", "entity", "occurred_at", "data")}
-    return InboundEvent.model_validate(fields)
+    return Claimed(InboundEvent.model_validate(fields), row["received_at"])
 
 
 def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> None:

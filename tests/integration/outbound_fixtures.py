@@ -199,8 +199,10 @@ def inbound(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """`cdc-sync serve --no-writer` on :8000 and a separate `cdc-sync writer` (restartable)."""
     tmp = tmp_path_factory.mktemp("inbound")
     config = ["--config", str(runner.config)]
-    serve = Process([*config, "serve", "--no-writer"], tmp / "serve.log", "http://127.0.0.1:8000/readyz")
-    writer = Process([*config, "writer"], tmp / "writer.log")
+    serve = Process(
+        [*config, "-v", "serve", "--no-writer"], tmp / "serve.log", "http://127.0.0.1:8000/readyz"
+    )
+    writer = Process([*config, "-v", "--log-json", "writer"], tmp / "writer.log")
     refuse_busy_port("http://127.0.0.1:8000")
     serve.start()
     writer.start()

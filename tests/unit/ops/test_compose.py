@@ -28,8 +28,13 @@ def published_port(service: dict[str, Any]) -> int:
     return int(port)
 
 
+def native_stack() -> dict[str, Any]:
+    """The services ops/stack.sh also runs; opt-in profiles (monitoring) are extra."""
+    return {name: service for name, service in compose()["services"].items() if "profiles" not in service}
+
+
 def test_same_services_on_the_same_ports() -> None:
-    services = compose()["services"]
+    services = native_stack()
     defaults = native_defaults()
     expected = {
         "postgres": defaults["CDC_SYNC_PG_PORT"],
@@ -66,3 +71,15 @@ def test_dev_passwords_agree_with_the_native_stack() -> None:
     postgres_env = compose()["services"]["postgres"]["environment"]
     for name in ("CDC_SYNC_CRM_OWNER_PASSWORD", "CDC_SYNC_DEBEZIUM_PASSWORD", "CDC_SYNC_WRITER_PASSWORD"):
         assert postgres_env[name] == f"${{{name}:-{defaults[name]}}}"
+
+
+def test_monitoring_listens_on_loopback_and_mounts_files_that_exist() -> None:
+    services = compose()["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert "--web.listen-address=127.0.0.1:9090" in prometheus["command"]
+    assert grafana["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    for service in (prometheus, grafana):
+        assert service["profiles"] == ["monitoring"]
+        for volume in service["volumes"]:
+            assert (ROOT / volume.split(":")[0]).exists(), volume
+    assert (ROOT / "ops" / "prometheus" / "prometheus.yml").is_file()

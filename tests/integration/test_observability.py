@@ -1,0 +1,50 @@
+"""What the dashboard and the alert rules query is what the live processes export, and the gauges
+refreshed in the background (consumer lag, DLQ depth, slot lag) really get values."""
+
+from functools import partial
+
+import httpx
+
+from tests.integration.outbound_fixtures import Process, Runner, wait_for
+from tests.unit.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
+
+SERVE_METRICS = "http://127.0.0.1:8000/metrics"
+SLOT = "cdc_sync_crm"  # connectors/crm-postgres.json
+
+
+def exposition(url: str) -> str:
+    response = httpx.get(url, timeout=5)
+    response.raise_for_status()
+    return response.text
+
+
+def samples(url: str, metric: str) -> list[str]:
+    return [line for line in exposition(url).splitlines() if line.startswith(f"{metric}{{")]
+
+
+def test_every_metric_of_the_dashboard_and_the_alerts_is_exposed(runner: Runner, inbound: Process) -> None:
+    # A labelled metric has no sample before its first label set, but its `# TYPE` line is there.
+    exposed = set()
+    for url in (str(runner.ready_url), SERVE_METRICS):
+        exposed |= exposed_names(declared_in(exposition(url)))
+    queried = queried_names([*dashboard_exprs().values(), *rule_exprs().values()])
+    assert queried, "no cdc_sync_ metric found in the dashboard or the alert rules"
+    assert sorted(queried - exposed) == []
+
+
+def test_run_measures_consumer_lag_of_its_partitions(runner: Runner) -> None:
+    url = str(runner.ready_url)
+    lags = wait_for("consumer lag samples", partial(samples, url, "cdc_sync_consumer_lag_messages"), 60)
+    assert all('topic="crm.' in line and 'partition="' in line for line in lags), lags
+
+
+def test_run_and_serve_show_dead_letter_depth_and_slot_lag(runner: Runner, inbound: Process) -> None:
+    for url in (str(runner.ready_url), SERVE_METRICS):
+        slot_lag = wait_for(
+            f"slot lag on {url}", partial(samples, url, "cdc_sync_replication_slot_lag_bytes"), 60
+        )
+        assert any(f'slot="{SLOT}"' in line for line in slot_lag), slot_lag
+        depth = samples(url, "cdc_sync_dead_letters_open")
+        # Every configured destination is listed, at 0 when its queue is empty.
+        assert any('destination="marketing"' in line for line in depth), depth
+        assert samples(url, "cdc_sync_dead_letter_oldest_age_seconds"), url
