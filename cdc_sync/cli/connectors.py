@@ -3,11 +3,12 @@
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import create_engine
 
-from cdc_sync.cli.common import emit, settings_of
+from cdc_sync.cli.common import actor, emit, settings_of, state_engine_of
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import describe
 from cdc_sync.ops.connect_api import ConnectApi
@@ -16,6 +17,8 @@ from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
+from cdc_sync.store.audit import audit
+from cdc_sync.store.migrate import migrate
 
 
 def _connectors(settings: Settings) -> Connectors:
@@ -48,6 +51,8 @@ def connectors_apply(ctx: click.Context, path: Path | None, dry_run: bool) -> No
             continue
         signal = ops.apply(plan)
         click.echo(f"  applied; RUNNING{f'; incremental snapshot requested ({signal})' if signal else ''}")
+        changes = [change.render() for change in plan.changes]
+        _audit(ctx, "connectors.apply", spec.name, {"changes": changes, "snapshot": plan.new_tables})
 
 
 def _spec_named(settings: Settings, name: str | None) -> list[ConnectorSpec]:
@@ -93,6 +98,14 @@ def connectors_snapshot(ctx: click.Context, tables: tuple[str, ...], name: str |
     spec = _spec_named(settings, name)[0]
     signal = _connectors(settings).snapshot(spec, qualified)
     click.echo(f"incremental snapshot of {', '.join(qualified)} requested from {spec.name} (signal {signal})")
+    # A backfill re-sends every row of the tables: a bulk push to their destinations.
+    _audit(ctx, "connectors.snapshot", spec.name, {"tables": qualified, "signal": signal})
+
+
+def _audit(ctx: click.Context, action: str, connector: str, details: dict[str, Any]) -> None:
+    engine = state_engine_of(ctx)
+    migrate(engine)
+    audit(engine, actor(), action, f"connector:{connector}", details=details)
 
 
 @click.group()

@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 
 from cdc_sync.config import Owner
+from cdc_sync.events import entity_name
 from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.mapping.webhook import json_safe
 from cdc_sync.rules.authority import may_write
+from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
 # Table and column names are interpolated into SQL, so they come from these sets only.
@@ -109,6 +111,17 @@ def _update(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mappi
     scope.conn.execute(
         text(f"UPDATE {table} SET {assignments} WHERE {key} = :_key"), {**values, "_key": row[key]}
     )
+    _audit(scope, table, row, values)
+
+
+def _audit(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """Every vendor write to the CRM, in its transaction; consent changes under the contact's name."""
+    consent = table == "subscriptions"
+    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row["id"]])
+    before = json_safe({field: row.get(field) for field in values})
+    details = {"source": scope.event.source, "event_id": scope.event.event_id, "table": table}
+    action = "subscription.change" if consent else "crm.update"
+    audit_in(scope.conn, scope.system, action, obj, before, json_safe(dict(values)), details)
 
 
 def add_task(

@@ -1,10 +1,20 @@
-"""The audit log: who did what to which object, when, with before/after."""
+"""The audit log: who did what to which object, when, with before/after.
 
+Operator commands and the inbound writer write `audit_log` rows. Outbound changes are already
+recorded, attempt by attempt, in the delivery ledger; the audit trail shows its acknowledged
+attempts beside the audit rows (`push.<operation>`, by `cdc-sync run`), so one query answers
+"what happened to contact:42" in both directions.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, Select, cast, func, insert, literal, null, select, union_all
 
-from cdc_sync.store.tables import audit_log
+from cdc_sync.store.tables import Json, audit_log, deliveries
+
+PUSH_ACTOR = "cdc-sync run"
 
 
 def audit(
@@ -16,13 +26,88 @@ def audit(
     after: Any = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    values = {
-        "actor": actor,
-        "action": action,
-        "object": obj,
-        "before": before,
-        "after": after,
-        "details": details,
-    }
     with engine.begin() as conn:
-        conn.execute(insert(audit_log).values(values))
+        audit_in(conn, actor, action, obj, before, after, details)
+
+
+def audit_in(
+    conn: Connection,
+    actor: str,
+    action: str,
+    obj: str | None,
+    before: Any = None,
+    after: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The same record inside the caller's transaction (it commits or rolls back with the change)."""
+    values = {"actor": actor, "action": action, "object": obj, "before": before, "after": after}
+    conn.execute(insert(audit_log).values(details=details, **values))
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    obj: str | None = None
+    since: datetime | None = None
+    action: str | None = None  # exact, or a prefix ending in "." / "*" (e.g. "dlq.", "push.*")
+    limit: int = 200
+
+
+def _audit_rows(query: AuditQuery) -> Select[Any]:
+    t = audit_log.c
+    statement = select(
+        t.at, literal("audit").label("kind"), t.id, t.actor, t.action, t.object, t.before, t.after, t.details
+    )
+    return _filtered(statement, query, t.object, t.at, t.action)
+
+
+def _pushes(query: AuditQuery) -> Select[Any]:
+    d = deliveries.c
+    action = literal("push.").op("||")(d.operation)
+    nothing = cast(null(), Json)  # the ledger keeps outcomes, not the vendor's request bodies
+    statement = select(
+        d.at,
+        literal("push").label("kind"),
+        d.id,
+        literal(PUSH_ACTOR).label("actor"),
+        action.label("action"),
+        d.entity.label("object"),
+        nothing.label("before"),
+        nothing.label("after"),
+        _push_details().label("details"),
+    ).where(d.outcome == "ok")
+    return _filtered(statement, query, d.entity, d.at, action)
+
+
+def _push_details() -> Any:
+    d = deliveries.c
+    return func.jsonb_build_object(
+        "destination",
+        d.destination,
+        "status_code",
+        d.status_code,
+        "idempotency_key",
+        d.idempotency_key,
+        "source",
+        func.concat(d.topic, "/", d.kafka_partition, "@", d.kafka_offset),
+    )
+
+
+def _filtered(statement: Select[Any], query: AuditQuery, obj: Any, at: Any, action: Any) -> Select[Any]:
+    if query.obj:
+        statement = statement.where(obj == query.obj)
+    if query.since:
+        statement = statement.where(at >= query.since)
+    if query.action:
+        prefix = query.action.rstrip("*")
+        statement = statement.where(
+            action.startswith(prefix) if prefix.endswith(".") else action == query.action
+        )
+    return statement
+
+
+def audit_trail(engine: Engine, query: AuditQuery) -> list[dict[str, Any]]:
+    """Audit records and acknowledged outbound pushes, newest first."""
+    merged = union_all(_audit_rows(query), _pushes(query)).subquery()
+    statement = select(merged).order_by(merged.c.at.desc(), merged.c.id.desc()).limit(query.limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(statement)]

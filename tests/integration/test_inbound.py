@@ -201,7 +201,7 @@ def list_event(kind: str, email: str, fired: datetime) -> dict[str, Any]:
 
 
 def test_platform_unsubscribe_wins_and_resubscribe_without_consent_is_refused(
-    crm: Engine, state: Engine, inbound: Process
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
 ) -> None:
     email = f"optout-{tag()}@example.com"
     contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
@@ -224,6 +224,11 @@ def test_platform_unsubscribe_wins_and_resubscribe_without_consent_is_refused(
             one(crm, "SELECT status FROM subscriptions WHERE contact_id = :c", c=contact)[0] == "unsubscribed"
         ),
     )
+    trail = runner.cli("audit", "--object", f"contact:{contact}", "--action", "subscription.change", "--json")
+    assert trail.returncode == 0, trail.stderr
+    (change,) = json.loads(trail.stdout)
+    assert change["actor"] == "marketing"
+    assert (change["before"]["status"], change["after"]["status"]) == ("subscribed", "unsubscribed")
     resubscribe = emit(
         "marketing",
         "marketing-lists",
