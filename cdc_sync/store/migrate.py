@@ -18,7 +18,29 @@ def _v2_inbound(conn: Connection) -> None:
     conflicts.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1_initial), (2, _v2_inbound)]
+def _v3_dead_letter_resolution(conn: Connection) -> None:
+    # Databases created since v3 already have the columns from v1's create_all: IF NOT EXISTS.
+    conn.execute(
+        text(
+            f"ALTER TABLE {SCHEMA}.dead_letters "
+            "ADD COLUMN IF NOT EXISTS resolved_at timestamptz, "
+            "ADD COLUMN IF NOT EXISTS resolved_by text, "
+            "ADD COLUMN IF NOT EXISTS resolution jsonb"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS dead_letters_idempotency_key "
+            f"ON {SCHEMA}.dead_letters (idempotency_key)"
+        )
+    )
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _v1_initial),
+    (2, _v2_inbound),
+    (3, _v3_dead_letter_resolution),
+]
 
 
 def migrate(engine: Engine) -> list[int]:

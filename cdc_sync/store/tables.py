@@ -81,7 +81,12 @@ dead_letters = Table(
     Column("idempotency_key", String),
     Column("status", String, nullable=False, server_default="open"),
     *_position(),
+    # Replayed or discarded: when, by whom, and what happened (replay outcome, discard reason).
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", Text),
+    Column("resolution", Json),
     Index("dead_letters_status_at", "status", "at"),
+    Index("dead_letters_idempotency_key", "idempotency_key"),
 )
 
 destination_state = Table(
