@@ -66,6 +66,17 @@ def _crm_owns_everything() -> dict[str, Owner]:
     return {"*": "crm"}
 
 
+class ReconcileConfig(_Frozen):
+    """Reconciliation inside `cdc-sync run`: off unless `interval_s` is set.
+
+    `fix = true` pushes corrections without asking: the config is the operator's approval.
+    """
+
+    interval_s: float | None = Field(default=None, gt=0)
+    fix: bool = False
+    sample: int | None = Field(default=None, ge=1)  # contacts per pass; None compares all
+
+
 class ServerConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
@@ -82,6 +93,7 @@ class AppConfig(_Frozen):
     authority: dict[str, Owner] = Field(default_factory=_crm_owns_everything)
     notifications: NotificationConfig = NotificationConfig()
     consumer: ConsumerConfig = ConsumerConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
     contracts_dir: Path = Path("schemas")
 
     @field_validator("authority")

@@ -1,17 +1,24 @@
 """The `cdc-sync` command line. Commands parse, call one function, print."""
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from cdc_sync.cli.audit import audit
 from cdc_sync.cli.connectors import connectors, events
 from cdc_sync.cli.contracts import contracts
+from cdc_sync.cli.dlq import dlq
 from cdc_sync.cli.inbound import conflicts, serve, writer_command
+from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
+from cdc_sync.cli.reconcile import reconcile
+from cdc_sync.cli.report import report
 from cdc_sync.cli.sandbox import sandbox
 from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.observability.logs import configure_logging, wants_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,15 +27,12 @@ from cdc_sync.errors import CdcSyncError, ConfigError
     "--config", type=click.Path(path_type=Path), envvar="CDC_SYNC_CONFIG", help="Config file (TOML)."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+@click.option("--log-json", is_flag=True, help="Log JSON lines (also CDC_SYNC_LOG_FORMAT=json).")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, verbose: bool, log_json: bool) -> None:
     """Change-data-capture sync between the CRM's PostgreSQL and vendor APIs."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Request lines of the HTTP client would drown everything else (and carry member hashes).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Secrets are redacted and personal data masked in every line (cdc_sync.observability.logs).
+    configure_logging(logging.INFO if verbose else logging.WARNING, wants_json(log_json, os.environ))
     ctx.ensure_object(dict)["config"] = config
 
 
@@ -44,6 +48,11 @@ for command in (
     serve,
     writer_command,
     conflicts,
+    offsets,
+    dlq,
+    audit,
+    report,
+    reconcile,
 ):
     cli.add_command(command)
 

@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
 from cdc_sync.errors import ConfigError
 from cdc_sync.ops import destinations as destination_ops
+from cdc_sync.ops.reconciler import scheduled_reconcile
 from cdc_sync.outbound.assembly import build_outbound
 from cdc_sync.store import destinations
 from cdc_sync.store.ledger import LogQuery, sync_log
@@ -44,7 +45,8 @@ def run(ctx: click.Context) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await outbound.runner.run(stop)
+            async with scheduled_reconcile(settings, config, stop):
+                await outbound.runner.run(stop)
         finally:
             await outbound.aclose()
 

@@ -1,4 +1,4 @@
-"""Zendesk Support API sandbox: users (create_or_update, show, search) and seeded tickets."""
+"""Zendesk Support API sandbox: users (create_or_update, list, show, search) and seeded tickets."""
 
 import re
 import time
@@ -21,6 +21,7 @@ from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, json_object
+from cdc_sync.sandbox.zendesk_pages import BadPage, cursor_page, cursor_position, offset_page, page_size
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
@@ -191,6 +192,19 @@ class Helpdesk:
             raise RecordNotFound(f"user {user_id}")
         return self.users[user_id]
 
+    def ordered(self) -> list[User]:
+        return sorted(self.users.values(), key=lambda user: user.id)
+
+    def after(self, user_id: int | None, size: int) -> tuple[list[User], bool]:
+        """Up to `size` users with ids above `user_id` (from the first when None), and has_more."""
+        rest = [user for user in self.ordered() if user_id is None or user.id > user_id]
+        return rest[:size], len(rest) > size
+
+    def before(self, user_id: int, size: int) -> tuple[list[User], bool]:
+        """Up to `size` users just below `user_id`, and whether there are more before them."""
+        rest = [user for user in self.ordered() if user.id < user_id]
+        return rest[-size:], len(rest) > size
+
     def search(self, query: str) -> list[User]:
         terms = query.split()
         return [user for user in self.users.values() if all(matches(user, term) for term in terms)]
@@ -226,6 +240,8 @@ def answering_refusals(endpoint: Endpoint) -> Endpoint:
             return JSONResponse(body, status_code=422)
         except RecordNotFound:
             return zendesk_error(404, "Not found")
+        except BadPage as exc:
+            return zendesk_error(400, str(exc))
 
     return answer
 
@@ -250,6 +266,8 @@ class ZendeskEndpoints:
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Endpoint]] = [
             ("/api/v2/users/create_or_update", "POST", self.create_or_update),
+            ("/api/v2/users", "GET", self.list_users),
+            ("/api/v2/users.json", "GET", self.list_users),
             ("/api/v2/users/search", "GET", self.search_users),
             ("/api/v2/users/{user_id:int}", "GET", self.show_user),
             ("/api/v2/tickets/{ticket_id:int}", "GET", self.show_ticket),
@@ -266,6 +284,22 @@ class ZendeskEndpoints:
         user, created = self.helpdesk.create_or_update(fields)
         body = {"user": user.as_json(str(request.base_url))}
         return JSONResponse(body, status_code=201 if created else 200)
+
+    async def list_users(self, request: Request) -> Response:
+        """Cursor pagination with `page[size]` (at most 100), else Zendesk's offset pagination."""
+        base_url, params = str(request.base_url), request.query_params
+        list_url = f"{base_url}api/v2/users.json"
+        if "page[size]" not in params:
+            everyone = [user.as_json(base_url) for user in self.helpdesk.ordered()]
+            return JSONResponse(offset_page("users", everyone, params, list_url))
+        size = page_size(params, "page[size]")
+        if "page[before]" in params and "page[after]" not in params:
+            users, has_more = self.helpdesk.before(cursor_position(params["page[before]"]), size)
+        else:
+            after = params.get("page[after]")
+            users, has_more = self.helpdesk.after(None if after is None else cursor_position(after), size)
+        rendered = [user.as_json(base_url) for user in users]
+        return JSONResponse(cursor_page("users", rendered, has_more, size, list_url))
 
     async def show_user(self, request: Request) -> Response:
         user = self.helpdesk.user(request.path_params["user_id"])

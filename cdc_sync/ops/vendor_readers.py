@@ -1,0 +1,196 @@
+"""Reading records back from vendors, for reconciliation: paged, rate-limited, retried.
+
+A reader is a narrow port: `pages()` walks every record the vendor holds for us, `one(key)`
+fetches a single one (for samples and re-checks). Auth is the destination's own
+(`CREDENTIALS`), the pace its delivery target (`rate_limit_per_s * rate_target`), and a
+response is classified by the delivery policy's table: 429 waits for `Retry-After`, 5xx and
+network errors back off and retry, 401/403 mean the credential is wrong. httpx errors stop here.
+"""
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.destinations import CREDENTIALS
+from cdc_sync.delivery.model import Outcome, VendorRequest
+from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
+from cdc_sync.delivery.ratelimit import RateLimiter
+from cdc_sync.errors import CdcSyncError, ConfigError
+
+MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
+ZENDESK_PAGE = 100  # the most `page[size]` Zendesk allows for users
+MAX_RATE_LIMITED_WAITS = 30
+_READ = VendorRequest(method="GET", path="/", not_found_ok=True)
+_REFUSED_CREDENTIALS = frozenset({401, 403})
+
+
+class VendorUnreadable(CdcSyncError):
+    """The vendor's records could not be read (it kept failing or refused the request)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[dict[str, Any], ...]
+    total: int | None = None  # all records the vendor holds, when it says
+
+
+class VendorReader(Protocol):
+    def pages(self) -> AsyncIterator[Page]: ...
+
+    async def one(self, key: str) -> dict[str, Any] | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+class VendorApi:
+    """GETs against one destination with its credential, pace and retry rules."""
+
+    def __init__(
+        self,
+        name: str,
+        config: DestinationConfig,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        auth, _ = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
+        self.name, self._config, self._sleep = name, config, sleep
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url, auth=auth, timeout=config.timeout_s, transport=transport
+        )
+        self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The JSON object at `path`, or None for a 404."""
+        failures = waits = 0
+        while True:
+            await self._limiter.acquire()
+            outcome, response = await self._request(path, params)
+            # A slow answer is still an answer: reading has no latency threshold to compensate.
+            action = classify(outcome, _READ, math.inf)
+            if action is Action.OK:
+                return None if response is None or outcome.status == 404 else _json(self.name, response)
+            if action is Action.RETRY_AFTER and waits < MAX_RATE_LIMITED_WAITS:
+                waits += 1
+                await self._sleep(retry_after_s(outcome))
+            elif action is Action.RETRY and failures < self._config.max_compensations:
+                failures += 1
+                cfg = self._config
+                await self._sleep(backoff_s(failures, cfg.backoff_base_s, cfg.backoff_cap_s, random.random()))
+            else:
+                raise _refusal(self.name, path, outcome)
+
+    async def _request(
+        self, path: str, params: dict[str, Any] | None
+    ) -> tuple[Outcome, httpx.Response | None]:
+        started = time.perf_counter()
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.TimeoutException:
+            return Outcome(None, time.perf_counter() - started, failure="timeout"), None
+        except httpx.HTTPError as exc:
+            return Outcome(None, time.perf_counter() - started, body=str(exc), failure="network"), None
+        outcome = Outcome(
+            response.status_code,
+            time.perf_counter() - started,
+            response.text[:500],
+            retry_after_s=_retry_after(response),
+        )
+        return outcome, response
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _json(name: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise VendorUnreadable(f"{name}: {response.url.path} answered with no JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise VendorUnreadable(f"{name}: {response.url.path} answered with no JSON object")
+    return body
+
+
+def _refusal(name: str, path: str, outcome: Outcome) -> CdcSyncError:
+    if outcome.status in _REFUSED_CREDENTIALS:
+        return ConfigError(f"{name}: the vendor refused the credential reading {path}: {outcome.summary}")
+    return VendorUnreadable(f"{name}: reading {path} failed: {outcome.summary}")
+
+
+class MailchimpMembers:
+    """The list's members, `count`/`offset` paged (archived ones included, as the API lists them)."""
+
+    def __init__(self, api: VendorApi, list_id: str, page_size: int = MAILCHIMP_PAGE) -> None:
+        self._api, self._members, self._page_size = api, f"/3.0/lists/{list_id}/members", page_size
+
+    async def pages(self) -> AsyncIterator[Page]:
+        offset = 0
+        while True:
+            body = await self._api.get(self._members, {"count": self._page_size, "offset": offset}) or {}
+            members, total = body.get("members") or [], int(body.get("total_items") or 0)
+            yield Page(tuple(members), total)
+            offset += len(members)
+            if not members or offset >= total:
+                return
+
+    async def one(self, key: str) -> dict[str, Any] | None:
+        return await self._api.get(f"{self._members}/{key}")
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+class ZendeskUsers:
+    """Every user, by cursor pagination (`page[size]`, then `page[after]` while `meta.has_more`)."""
+
+    def __init__(self, api: VendorApi, page_size: int = ZENDESK_PAGE) -> None:
+        self._api, self._page_size = api, page_size
+
+    async def pages(self) -> AsyncIterator[Page]:
+        params: dict[str, Any] = {"page[size]": self._page_size}
+        while True:
+            body = await self._api.get("/api/v2/users", params) or {}
+            yield Page(tuple(body.get("users") or []))
+            meta = body.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return
+            params = {"page[size]": self._page_size, "page[after]": meta["after_cursor"]}
+
+    async def one(self, key: str) -> dict[str, Any] | None:
+        body = await self._api.get("/api/v2/users/search", {"external_id": key}) or {}
+        users = body.get("users") or []
+        return users[0] if users else None
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+READERS: dict[str, Callable[[VendorApi, DestinationConfig], VendorReader]] = {
+    "mailchimp": lambda api, config: MailchimpMembers(api, config.list_id or ""),
+    "zendesk": lambda api, config: ZendeskUsers(api),
+}
+
+
+def open_reader(
+    name: str, config: DestinationConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> VendorReader | None:
+    """The reader for a destination's kind; None for kinds that cannot be read back (webhook)."""
+    if config.kind not in READERS:
+        return None
+    if config.kind == "mailchimp" and not config.list_id:
+        raise ConfigError(f"destination {name}: a mailchimp destination needs list_id")
+    return READERS[config.kind](VendorApi(name, config, transport), config)
