@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import click
+from prometheus_client import start_http_server
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
@@ -56,3 +57,20 @@ def actor() -> str:
 
 def emit(data: Any, as_json: bool, lines: list[str]) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else "\n".join(lines))
+
+
+def serve_metrics(port: int, hint: str) -> None:
+    """`/metrics` of a long-running command on 127.0.0.1:`port`."""
+    try:
+        start_http_server(port, addr="127.0.0.1")
+    except OSError as exc:
+        raise ConfigError(f"metrics port {port} unavailable ({exc.strerror}); {hint}") from exc
+
+
+def attempt_line(row: dict[str, Any]) -> str:
+    """One delivery attempt of the ledger, as `deliveries` and `dlq show` print it."""
+    return (
+        f"{row['at']:%Y-%m-%d %H:%M:%S} {row['destination']:<10} {row['entity']:<16} {row['operation']:<22} "
+        f"#{row['attempt']} {row['outcome']:<11} {row['status_code'] or '-'} {row['latency_ms']:.0f}ms "
+        f"{row['error'] or ''}"
+    ).rstrip()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.cli.common import actor, attempt_line, config_of, emit, settings_of, state_engine_of
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.ops.dead_letter_rules import LetterResult, ReplayReport, replay_kind
@@ -128,14 +128,6 @@ def _details_data(details: LetterDetails) -> dict[str, Any]:
     }
 
 
-def _attempt_line(row: dict[str, Any]) -> str:
-    return (
-        f"  {row['at']:%Y-%m-%d %H:%M:%S} {row['destination']:<10} {row['operation']:<20} "
-        f"#{row['attempt']} {row['outcome']:<11} {row['status_code'] or '-'} {row['latency_ms']:.0f}ms "
-        f"{row['error'] or ''}"
-    ).rstrip()
-
-
 def _history_line(record: dict[str, Any]) -> str:
     after, details = record["after"] or {}, record["details"] or {}
     notes = [details.get("outcome"), "fresh" if details.get("fresh") else None]
@@ -166,7 +158,7 @@ def _details_lines(data: dict[str, Any]) -> list[str]:
         resolution = json.dumps(data["resolution"], default=str)
         lines.append(f"  resolved    {data['resolved_at']} by {data['resolved_by']}: {resolution}")
     lines += ["payload:", *("  " + line for line in json.dumps(data["payload"], indent=2).splitlines())]
-    lines += [f"attempts ({len(data['attempts'])}):", *map(_attempt_line, data["attempts"])]
+    lines += [f"attempts ({len(data['attempts'])}):", *(f"  {attempt_line(row)}" for row in data["attempts"])]
     lines += [f"replay history ({len(data['history'])}):", *map(_history_line, data["history"])]
     return lines
 

@@ -7,7 +7,7 @@ import signal
 import click
 import uvicorn
 
-from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
+from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, state_engine_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
 from cdc_sync.store.migrate import migrate
@@ -47,8 +47,9 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
 
 
 @click.command("writer")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve /metrics on 127.0.0.1:PORT.")
 @click.pass_context
-def writer_command(ctx: click.Context) -> None:
+def writer_command(ctx: click.Context, metrics_port: int | None) -> None:
     """Apply inbox events to the CRM (the separate writer), until SIGTERM."""
     engine = state_engine_of(ctx)
     migrate(engine)
@@ -59,6 +60,8 @@ def writer_command(ctx: click.Context) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        if metrics_port:  # answering /metrics means ready: SIGTERM is handled from here on
+            serve_metrics(metrics_port, "pick another --metrics-port")
         await writer.run(stop)
 
     asyncio.run(main())

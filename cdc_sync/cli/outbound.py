@@ -7,10 +7,17 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
-from prometheus_client import start_http_server
 
-from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
-from cdc_sync.errors import ConfigError
+from cdc_sync.cli.common import (
+    actor,
+    attempt_line,
+    config_of,
+    emit,
+    serve_metrics,
+    settings_of,
+    state_engine_of,
+)
+from cdc_sync.cli.params import INSTANT
 from cdc_sync.ops import destinations as destination_ops
 from cdc_sync.ops.reconciler import scheduled_reconcile
 from cdc_sync.outbound.assembly import build_outbound
@@ -26,13 +33,7 @@ def run(ctx: click.Context) -> None:
     settings, config = settings_of(ctx), config_of(ctx)
     outbound = build_outbound(settings, config)
     if config.consumer.metrics_port:
-        try:
-            start_http_server(config.consumer.metrics_port, addr="127.0.0.1")
-        except OSError as exc:
-            port = config.consumer.metrics_port
-            raise ConfigError(
-                f"metrics port {port} unavailable ({exc.strerror}); set consumer.metrics_port"
-            ) from exc
+        serve_metrics(config.consumer.metrics_port, "set consumer.metrics_port")
     logging.getLogger(__name__).info("consuming %s", ", ".join(outbound.runner.topics))
     click.echo(
         f"cdc-sync run: consuming {len(outbound.runner.topics)} topics as {config.consumer.group_id}",
@@ -111,7 +112,7 @@ def destinations_resume(ctx: click.Context, name: str) -> None:
 @click.command("deliveries")
 @click.option("--object", "entity", help="Only this object, e.g. contact:42.")
 @click.option("--destination", help="Only this destination.")
-@click.option("--since", type=click.DateTime(), help="Only attempts at or after this time (UTC).")
+@click.option("--since", type=INSTANT, help="Only attempts at or after this time (ISO 8601, or 24h ago).")
 @click.option("--last", type=click.IntRange(min=1), help="Only attempts of the last N minutes.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -126,17 +127,9 @@ def deliveries(
     as_json: bool,
 ) -> None:
     """The sync log: delivery attempts by time and object, newest first."""
-    start = since.replace(tzinfo=UTC) if since else None
-    if last:
-        start = datetime.now(UTC) - timedelta(minutes=last)
+    start = datetime.now(UTC) - timedelta(minutes=last) if last else since
     rows = sync_log(state_engine_of(ctx), LogQuery(entity, destination, start, limit))
-    lines = [
-        f"{r['at']:%Y-%m-%d %H:%M:%S} {r['destination']:<10} {r['entity']:<16} {r['operation']:<22} "
-        f"#{r['attempt']} {r['outcome']:<11} {r['status_code'] or '-'} {r['latency_ms']:.0f}ms "
-        f"{r['error'] or ''}"
-        for r in rows
-    ]
-    emit(rows, as_json, lines)
+    emit(rows, as_json, [attempt_line(row) for row in rows])
 
 
 @click.group("db")

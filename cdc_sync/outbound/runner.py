@@ -149,7 +149,9 @@ class OutboundRunner:
             event = self._p.decoder.decode(raw)
         except RejectedEvent as exc:
             letter = DeadLetter(
-                reason=str(exc), source=None, payload={"topic": raw.topic, "offset": raw.offset}
+                reason=str(exc),
+                source=None,
+                payload={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
             )
             await asyncio.to_thread(add_dead_letter, self._p.engine, letter)
             metrics.DEAD_LETTERS.labels("", "undecodable").inc()

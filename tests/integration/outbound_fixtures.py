@@ -24,6 +24,7 @@ SANDBOX = {
     "erp": "http://127.0.0.1:9103",
 }
 METRICS_PORT = 9118
+WRITER_METRICS_PORT = 9120
 CLI = str(Path(sys.executable).parent / "cdc-sync")
 
 
@@ -202,7 +203,10 @@ def inbound(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     serve = Process(
         [*config, "-v", "serve", "--no-writer"], tmp / "serve.log", "http://127.0.0.1:8000/readyz"
     )
-    writer = Process([*config, "-v", "--log-json", "writer"], tmp / "writer.log")
+    writer_args = ["-v", "--log-json", "writer", "--metrics-port", str(WRITER_METRICS_PORT)]
+    writer = Process(
+        [*config, *writer_args], tmp / "writer.log", f"http://127.0.0.1:{WRITER_METRICS_PORT}/metrics"
+    )
     refuse_busy_port("http://127.0.0.1:8000")
     serve.start()
     writer.start()

@@ -1,11 +1,14 @@
 """What the dashboard and the alert rules query is what the live processes export, and the gauges
 refreshed in the background (consumer lag, DLQ depth, slot lag) really get values."""
 
+import uuid
+from datetime import UTC, datetime
 from functools import partial
 
 import httpx
 
-from tests.integration.outbound_fixtures import Process, Runner, wait_for
+from tests.integration.outbound_fixtures import WRITER_METRICS_PORT, Process, Runner, wait_for
+from tests.integration.test_inbound import emit
 from tests.unit.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
 
 SERVE_METRICS = "http://127.0.0.1:8000/metrics"
@@ -48,3 +51,19 @@ def test_run_and_serve_show_dead_letter_depth_and_slot_lag(runner: Runner, inbou
         # Every configured destination is listed, at 0 when its queue is empty.
         assert any('destination="marketing"' in line for line in depth), depth
         assert samples(url, "cdc_sync_dead_letter_oldest_age_seconds"), url
+
+
+def test_the_separate_writer_measures_receipt_to_commit(inbound: Process) -> None:
+    opened = {
+        "type": "email.opened",
+        "event_id": f"open-{uuid.uuid4()}",
+        "email": f"nobody-{uuid.uuid4().hex[:8]}@example.com",
+        "campaign_id": "cmp-metrics",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    answer = emit("marketing", "marketing", opened)
+    assert answer["status"] == 200, answer
+    url = f"http://127.0.0.1:{WRITER_METRICS_PORT}/metrics"
+    counted = partial(samples, url, "cdc_sync_inbound_end_to_end_latency_seconds_count")
+    assert wait_for("inbound latency observed by the writer", counted, 30)
+    assert samples(url, "cdc_sync_inbound_events_total")
