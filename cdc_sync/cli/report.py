@@ -10,7 +10,6 @@ import click
 from cdc_sync.cli.common import state_engine_of
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.ops.report import bucket_width, build_report, parse_duration, summary_data, summary_line
-from cdc_sync.ops.report_html import render_html
 from cdc_sync.store.report_queries import LedgerWindow, fetch_ledger
 
 
@@ -72,6 +71,9 @@ def report(
         raise click.BadParameter(f"directory {out.parent} does not exist", param_hint="'--out'")
     window = LedgerWindow(start, end, bucket_width(start, end, bucket), destination)
     built = build_report(fetch_ledger(state_engine_of(ctx), window), window, bucket, now)
+    # matplotlib takes ~0.4 s to import: only this command pays for it, not every cdc-sync call.
+    from cdc_sync.ops.report_html import render_html
+
     out.write_text(render_html(built), encoding="utf-8")
     if as_json:
         click.echo(json.dumps({"out": str(out), **summary_data(built)}, indent=2))

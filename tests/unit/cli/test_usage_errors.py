@@ -1,0 +1,30 @@
+"""Bad arguments are one readable line on stderr and exit 2, before anything is contacted."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = str(Path(sys.executable).parent / "cdc-sync")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["offsets", "rewind", "--topic", "crm.public.contacts"], "give exactly one of --to-offset"),
+        (["offsets", "rewind", "--topic", "t", "--to-offset", "1", "--shift", "-1"], "give exactly one"),
+        (["offsets", "rewind", "--topic", "t", "--shift", "5"], "--shift must be negative"),
+        (["dlq", "discard", "7"], "Missing option '--reason'"),
+        (["dlq", "replay"], "ID"),
+        (["audit", "--since", "last tuesday"], "ISO 8601"),
+        (["report", "--since", "yesterday"], "ISO 8601"),
+        (["reconcile", "--object", "ticket:4"], "not contact:<id>"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], says: str) -> None:
+    done = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and says in done.stderr
+    assert done.stdout == ""
