@@ -112,7 +112,7 @@ def members_tagged(emails: list[str], tag: str) -> bool:
     return all(r.status_code == 200 and tag in [t["name"] for t in r.json()["tags"]] for r in found)
 
 
-def story_a1(crm: Engine, config: Path) -> None:
+def story_a1(crm: Engine, config: Path) -> list[int]:
     say("== A-1: 20 high-value prospects tagged in the CRM reach the marketing audience")
     run = uuid.uuid4().hex[:6]
     emails = [f"prospect-{run}-{i}@example.com" for i in range(20)]
@@ -141,6 +141,7 @@ def story_a1(crm: Engine, config: Path) -> None:
     say(f"   sync log of contact:{ids[0]} (cdc-sync deliveries --object contact:{ids[0]}):")
     for line in cdc_sync(config, "deliveries", "--object", f"contact:{ids[0]}").splitlines():
         say(f"     {line}")
+    return ids
 
 
 def marketing(path: str, method: str = "GET", **kwargs: Any) -> Any:
@@ -249,6 +250,23 @@ def story_c1(crm: Engine, config: Path) -> None:
     say("   (an operator decides with: cdc-sync conflicts resolve ID --keep crm|vendor)")
 
 
+def operator_view(config: Path, state: Path, prospects: list[int]) -> None:
+    say("== The operator's view")
+    steps = [
+        ("consumer lag", ["offsets", "show"]),
+        (
+            "the A-1 prospects against the vendor",
+            ["reconcile", "--destination", "marketing", *(f"--object=contact:{i}" for i in prospects)],
+        ),
+        ("the last audit records", ["audit", "--limit", "5"]),
+        ("the latency trend", ["report", "--since", "1h", "--out", str(state / "report.html")]),
+    ]
+    for what, args in steps:
+        say(f"   {what} (cdc-sync {' '.join(args[:2])} ...):")
+        for line in cdc_sync(config, *args).splitlines()[:12]:
+            say(f"     {line[:150]}")
+
+
 def main() -> None:
     settings = Settings()
     state = Path(os.environ.get("CDC_SYNC_STATE", Path.home() / ".cache" / "cdc-sync" / "state"))
@@ -266,10 +284,11 @@ def main() -> None:
     ):
         wait_for("the sandboxes", lambda: httpx.get(f"{MARKETING}/_sandbox/faults").is_success, timeout_s=30)
         cdc_sync(config, "destinations", "resume", "marketing")  # a pause left by an earlier demo
-        story_a1(crm, config)
+        prospects = story_a1(crm, config)
         story_d2(crm, config)
         wait_for("cdc-sync serve", lambda: httpx.get("http://127.0.0.1:8000/readyz").is_success, timeout_s=30)
         story_c1(crm, config)
+        operator_view(config, state, prospects)
     say("== done. Stop the stack with: make stack-down")
 
 

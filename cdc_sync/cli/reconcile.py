@@ -144,7 +144,7 @@ def report_lines(report: DestinationReport) -> list[str]:
     if not report.reconcilable:
         return [f"{report.destination} ({report.kind}): {report.note}"]
     counts = report.counts
-    scope = f"sample of {report.sample} contacts" if report.sample else "all contacts"
+    scope = f"{report.sample} contacts, key by key" if report.sample else "all contacts"
     lines = [
         f"{report.destination} ({report.kind}, {scope}): compared {report.compared} · "
         f"match {counts['match']} · missing {counts['missing']} · extra {counts['extra']} · "
