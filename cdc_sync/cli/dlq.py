@@ -20,7 +20,6 @@ from cdc_sync.ops.dead_letters import (
     discard,
     letter_details,
     replay,
-    require_destination,
     select_letters,
 )
 from cdc_sync.store.dead_letters import STATUSES, LetterQuery, StoredLetter, list_letters
@@ -95,8 +94,6 @@ def dlq_list(
     as_json: bool,
 ) -> None:
     """Dead letters, newest first: id, time, destination (* = every one), entity, kind, status, reason."""
-    if destination:
-        require_destination(config_of(ctx), destination)
     query = LetterQuery(destination, reason, since, STATUSES.get(status), limit)
     rows = [_summary(letter) for letter in list_letters(_engine(ctx), query)]
     emit(rows, as_json, [_summary_line(row) for row in rows] or ["no dead letters match"])
@@ -263,6 +260,9 @@ def dlq_replay(
     if report.halted:
         halted_at = report.results[-1].letter
         raise CdcSyncError(f"replay halted at dead letter {halted_at}; it and the letters after it stay open")
+    unsent = [r.letter for r in report.results if r.outcome != "replayed"]
+    if letter_ids and unsent:  # scripts must see that a named letter did not go through
+        raise CdcSyncError(f"dead letter(s) {' '.join(map(str, unsent))} did not go through; see above")
 
 
 @dlq.command("discard")

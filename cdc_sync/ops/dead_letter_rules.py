@@ -110,13 +110,17 @@ def blocked_by(letter: StoredLetter, earlier: Sequence[LetterResult]) -> int | N
         overlaps = (
             None in (result.destination, letter.destination) or result.destination == letter.destination
         )
-        if result.status == "open" and result.entity == letter.entity and overlaps:
+        # Refused again, the change is still undelivered (now as a new letter): later ones wait.
+        still_open = result.status == "open" or bool(result.new_letters)
+        if still_open and result.entity == letter.entity and overlaps:
             return result.letter
     return None
 
 
 def replay_order(letters: Sequence[StoredLetter]) -> list[StoredLetter]:
-    return sorted(letters, key=lambda letter: letter.id)
+    """The order the changes happened (WAL position), not the order they were dead-lettered:
+    a refused delivery is written after its retries, later than a rejection planned meanwhile."""
+    return sorted(letters, key=lambda letter: (letter.lsn is None, letter.lsn or 0, letter.id))
 
 
 def replay_record(result: LetterResult, fresh: bool) -> dict[str, Any]:

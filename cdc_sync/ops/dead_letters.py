@@ -54,7 +54,7 @@ from cdc_sync.ops.dead_letter_rules import (
     row_key,
 )
 from cdc_sync.ops.destinations import ReplayHalted
-from cdc_sync.outbound.fresh import current_events, plan_fresh
+from cdc_sync.outbound.fresh import current_events, no_contract_check, plan_fresh
 from cdc_sync.outbound.pipeline import EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit, audit_in
@@ -67,9 +67,10 @@ from cdc_sync.store.dead_letters import (
     letter_attempts,
     letter_history,
     mark_letter,
+    older_open_letters,
     open_letters,
 )
-from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,22 @@ def select_letters(ctx: ReplayContext, request: ReplayRequest) -> list[StoredLet
         return open_letters(ctx.engine, request.destination)
     letters = [get_letter(ctx.engine, letter_id) for letter_id in dict.fromkeys(request.ids)]
     problems = [replay_problem(letter, ctx.config.destinations, request.destination) for letter in letters]
+    problems += [_waiting(ctx.engine, letter, request.ids) for letter in letters]
     if any(problems):
         raise CdcSyncError("; ".join(problem for problem in problems if problem))
-    return replay_order(letters)
+    return letters
+
+
+def _waiting(engine: Engine, letter: StoredLetter, chosen: Sequence[int]) -> str | None:
+    """Per-key order: an older open letter of the same object goes first, or in the same run."""
+    older = [found for found in older_open_letters(engine, letter) if found not in chosen]
+    if not older:
+        return None
+    ids = " ".join(map(str, older))
+    return (
+        f"dead letter {letter.id} of {letter.entity} waits for older open letter(s) {ids}: "
+        f"replay them together (`cdc-sync dlq replay {ids} {letter.id}`) or discard them first"
+    )
 
 
 async def replay(
@@ -198,10 +212,6 @@ def _planned(plan: EventPlan) -> _Planned:
     return _Planned(tuple(plan.deliveries), "; ".join(r.reason for r in plan.rejections) or None)
 
 
-def _skip_contract(event: ChangeEvent) -> None:
-    """Contracts cannot be re-checked offline: replaying a letter accepts its event (see above)."""
-
-
 class _Session:
     """One replay run: the routes, hooks and lanes every letter of the run goes through."""
 
@@ -234,7 +244,17 @@ class _Session:
             planned = self._plan(letter)
         except CdcSyncError as exc:
             return str(exc)
-        return self._paused(planned.deliveries) or planned
+        return self._paused(planned.deliveries) or self._overtaken(letter, planned.deliveries) or planned
+
+    def _overtaken(self, letter: StoredLetter, deliveries: Sequence[Delivery]) -> str | None:
+        """The stale payload must not undo a later change the vendor already has."""
+        if self._fresh:
+            return None
+        later = [d for d in deliveries if acknowledged_later(self._ctx.engine, d)]
+        if not later:
+            return None
+        what = ", ".join(f"{d.operation} to {d.destination}" for d in later)
+        return f"a later change of {letter.entity} was delivered ({what}): replay with --fresh"
 
     def _blocked(self, letter: StoredLetter, earlier: Sequence[LetterResult]) -> str | None:
         blocker = blocked_by(letter, earlier)
@@ -256,7 +276,7 @@ class _Session:
         except ValidationError as exc:
             raise CdcSyncError(f"dead letter {letter.id} has a malformed payload: {exc}") from exc
         lookups = fetch_lookups(engine, *lookup_ids([event], routes))
-        return _planned(plan_event(event, routes, _skip_contract, authority, lookups))
+        return _planned(plan_event(event, routes, no_contract_check, authority, lookups))
 
     def _key(self, letter: StoredLetter) -> dict[str, Any]:
         if replay_kind(letter) == "event":

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, true, update
 
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.events import SourcePosition
@@ -190,3 +190,23 @@ def letter_history(engine: Engine, letter: StoredLetter) -> list[dict[str, Any]]
     )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(statement)]
+
+
+def older_open_letters(engine: Engine, letter: StoredLetter) -> list[int]:
+    """Open letters of the same entity and an overlapping destination from before this one's change."""
+    c = dead_letters.c
+    lane = (
+        true()
+        if letter.destination is None
+        else or_(c.destination.is_(None), c.destination == letter.destination)
+    )
+    earlier = (
+        c.id < letter.id
+        if letter.lsn is None
+        else or_(c.lsn < letter.lsn, and_(c.lsn == letter.lsn, c.id < letter.id))
+    )
+    statement = (
+        select(c.id).where(c.status == "open", c.entity == letter.entity, lane, earlier).order_by(c.id)
+    )
+    with engine.connect() as conn:
+        return [int(found) for found in conn.execute(statement).scalars()]

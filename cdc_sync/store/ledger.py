@@ -83,3 +83,19 @@ def sync_log(engine: Engine, query: LogQuery) -> list[dict[str, Any]]:
         statement = statement.where(deliveries.c.at >= query.since)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(statement)]
+
+
+def acknowledged_later(engine: Engine, delivery: Delivery) -> bool:
+    """Whether a later change of the same kind for the same object already reached the vendor."""
+    c = deliveries.c
+    if delivery.source.lsn is None:
+        return False
+    statement = select(c.id).where(
+        c.entity == delivery.entity,
+        c.destination == delivery.destination,
+        c.operation == delivery.operation,
+        c.outcome == "ok",
+        c.lsn > delivery.source.lsn,
+    )
+    with engine.connect() as conn:
+        return conn.execute(statement.limit(1)).first() is not None

@@ -142,8 +142,9 @@ def test_fresh_replay_sends_the_row_as_it_is_now_and_discard_closes_a_letter(
     wait_for("letters for both destinations", lambda: open_letters(runner, entity, "helpdesk"))
     (marketing,) = wait_for("the marketing letter", lambda: open_letters(runner, entity, "marketing"))
     (helpdesk,) = open_letters(runner, entity, "helpdesk")
-    stale = cli_json(runner, "dlq", "replay", str(marketing["id"]))
-    assert stale["results"][0]["outcome"] == "rejected"  # the payload still holds the invalid email
+    stale = runner.cli("dlq", "replay", str(marketing["id"]), "--json")
+    assert stale.returncode == 1 and "did not go through" in stale.stderr
+    assert json.loads(stale.stdout)["results"][0]["outcome"] == "rejected"  # the payload's email is invalid
 
     email = f"fixed-{tag()}@example.com"
     with crm.begin() as conn:

@@ -171,10 +171,16 @@ def test_a_letter_waits_for_an_earlier_open_one_of_its_entity_and_destination() 
     assert blocked_by(later, [result(5, destination=None)]) == 5  # a letter for every destination
     assert blocked_by(letter(9, destination=None), [result(5, destination="helpdesk")]) == 5
     assert blocked_by(later, [result(5, entity="contact:43")]) is None
+    refused_again = result(5, status="replayed", outcome="failed_again", new_letters=(12,))
+    assert blocked_by(later, [refused_again]) == 5  # the change is still undelivered
 
 
-def test_letters_replay_oldest_first() -> None:
+def test_letters_replay_in_the_order_the_changes_happened() -> None:
     assert [found.id for found in replay_order([letter(9), letter(2), letter(5)])] == [2, 5, 9]
+    # A refused delivery is written after its retries: a later change's rejection gets a lower id.
+    refused, rejected = letter(7, lsn=100), letter(6, lsn=200)
+    assert [found.id for found in replay_order([rejected, refused])] == [7, 6]
+    assert [found.id for found in replay_order([letter(3, lsn=None), letter(8, lsn=5)])] == [8, 3]
 
 
 def test_a_letter_replays_through_its_own_destinations_route_or_every_route_of_its_table() -> None:
