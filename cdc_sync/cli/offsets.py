@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import click
 
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.cli.params import INSTANT
 from cdc_sync.ops.kafka_admin import KafkaOffsets, apply_rewind, preview_rewind, read_offsets
 from cdc_sync.ops.offsets import (
     InvalidRewind,
@@ -75,7 +76,9 @@ def _text(value: int | None) -> str:
 @click.option("--topic", required=True, help="Topic, e.g. crm.public.contacts.")
 @click.option("--partition", type=click.IntRange(min=0), help="Only this partition (default: all).")
 @click.option("--to-offset", type=int, help="Move to this offset (must lie in the log: start..end).")
-@click.option("--to-time", help="Move to the first event at or after this ISO 8601 time (no zone: UTC).")
+@click.option(
+    "--to-time", type=INSTANT, help="Move to the first event at or after this time (ISO 8601, or 2h ago)."
+)
 @click.option("--to-earliest", is_flag=True, help="Move to the first event still in the log.")
 @click.option("--shift", type=int, help="Move N events back from the committed offset, e.g. --shift -100.")
 @click.option("--group", help="Consumer group (default: consumer.group_id of the config).")
@@ -90,7 +93,7 @@ def offsets_rewind(
     topic: str,
     partition: int | None,
     to_offset: int | None,
-    to_time: str | None,
+    to_time: datetime | None,
     to_earliest: bool,
     shift: int | None,
     group: str | None,
@@ -125,7 +128,7 @@ def offsets_rewind(
     emit({**plan.as_dict(), "applied": True}, as_json, [done] if not yes else [*_plan_lines(plan), done])
 
 
-def _target(to_offset: int | None, to_time: str | None, to_earliest: bool, shift: int | None) -> Target:
+def _target(to_offset: int | None, to_time: datetime | None, to_earliest: bool, shift: int | None) -> Target:
     try:
         return target_of(to_offset, to_time, to_earliest, shift, datetime.now(UTC))
     except InvalidRewind as exc:
@@ -151,8 +154,9 @@ def _plan_lines(plan: RewindPlan) -> list[str]:
 
 
 def _effect(move: Move) -> str:
-    if move.committed is None:
-        return f"(nothing committed: sets a committed offset; end {move.end})"
-    if move.skipped:
-        return f"skips {move.skipped} event(s)"
-    return f"re-reads {move.reread} event(s)"
+    effect = f"skips {move.skipped} event(s)" if move.skipped else f"re-reads {move.reread} event(s)"
+    return (
+        effect
+        if move.committed is not None
+        else f"{effect} (nothing committed yet: run starts at {move.start})"
+    )

@@ -164,18 +164,23 @@ Target = ToOffset | ToTime | ToEarliest | Shift
 
 
 def target_of(
-    to_offset: int | None, to_time: str | None, to_earliest: bool, shift: int | None, now: datetime
+    to_offset: int | None, to_time: datetime | None, to_earliest: bool, shift: int | None, now: datetime
 ) -> Target:
     """The one target the options name; `now` bounds --to-time."""
-    given = {"--to-offset": to_offset, "--to-time": to_time, "--to-earliest": to_earliest or None}
-    chosen = [name for name, value in {**given, "--shift": shift}.items() if value is not None]
+    given = {
+        "--to-offset": to_offset,
+        "--to-time": to_time,
+        "--to-earliest": to_earliest or None,
+        "--shift": shift,
+    }
+    chosen = [name for name, value in given.items() if value is not None]
     if len(chosen) != 1:
         got = f" (got {', '.join(chosen)})" if chosen else ""
         raise InvalidRewind(f"give exactly one of --to-offset, --to-time, --to-earliest, --shift{got}")
     if to_offset is not None:
         return _to_offset(to_offset)
     if to_time is not None:
-        return ToTime(parse_time(to_time, now))
+        return _to_time(to_time, now)
     if shift is not None:
         return _shift(shift)
     return ToEarliest()
@@ -196,16 +201,11 @@ def _shift(by: int) -> Shift:
     return Shift(by)
 
 
-def parse_time(text: str, now: datetime) -> datetime:
-    """ISO 8601; a time without zone is UTC. Must not be after `now`."""
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidRewind(f"--to-time {text!r} is not ISO 8601 (e.g. 2026-01-31T14:00:00Z)") from exc
-    at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+def _to_time(at: datetime, now: datetime) -> ToTime:
+    at = at.astimezone(UTC)
     if at > now:
         raise InvalidRewind(f"--to-time {at.isoformat()} is in the future (now {now.isoformat()})")
-    return at
+    return ToTime(at)
 
 
 # --- what to rewind -------------------------------------------------------------------------
@@ -278,14 +278,20 @@ class Move:
     end: int
 
     @property
+    def _from(self) -> int:
+        """Where the group reads from now: with nothing committed, the log start (`cdc-sync run`
+        uses auto.offset.reset=earliest, as `offsets show` counts lag)."""
+        return self.start if self.committed is None else max(self.committed, self.start)
+
+    @property
     def reread(self) -> int:
-        """Events delivered again: those between the new offset and the committed one."""
-        return 0 if self.committed is None else max(0, min(self.committed, self.end) - self.to)
+        """Events delivered again: those between the new offset and the current position."""
+        return max(0, min(self._from, self.end) - self.to)
 
     @property
     def skipped(self) -> int:
         """Events never delivered: a forward move past ones still in the log."""
-        return 0 if self.committed is None else max(0, self.to - max(self.committed, self.start))
+        return max(0, self.to - self._from)
 
 
 @dataclass(frozen=True)
