@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from cdc_sync.cli.audit import audit
 from cdc_sync.cli.connectors import connectors, events
@@ -18,7 +19,7 @@ from cdc_sync.cli.reconcile import reconcile
 from cdc_sync.cli.report import report
 from cdc_sync.cli.sandbox import sandbox
 from cdc_sync.errors import CdcSyncError, ConfigError
-from cdc_sync.observability.logs import configure_logging, wants_json
+from cdc_sync.observability.logs import REDACTOR, configure_logging, wants_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,8 +73,14 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except CdcSyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        _fail(str(exc), 1)
+    except OperationalError as exc:  # the state database is down or refuses the role
+        _fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr, through the same redaction as the logs (errors may quote a vendor)."""
+    click.echo(f"error: {REDACTOR.redact(message)}", err=True)
+    sys.exit(code)

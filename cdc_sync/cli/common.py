@@ -43,7 +43,8 @@ def _config_secrets(config: AppConfig) -> list[str | None]:
             found.append(destination.credential(name).get_secret_value())
     for source in config.sources.values():
         found.extend(os.environ.get(env) for env in source.secret_envs)
-    return found
+    # Chat and pager webhooks carry their token in the URL itself.
+    return [*found, config.notifications.url]
 
 
 def state_engine_of(ctx: click.Context) -> Engine:

@@ -54,7 +54,7 @@ def _conflict(
             source=scope.event.source,
             event_id=scope.event.event_id,
             table_name=table,
-            row_id=int(row["id"] if "id" in row else row["contact_id"]),
+            row_id=int(row[_key_of(row)]),
             field=field,
             crm_value=json_safe(row.get(field)),
             vendor_value=json_safe(value),
@@ -105,8 +105,13 @@ def guarded_update(
     return conflicted
 
 
+def _key_of(row: Mapping[str, Any]) -> str:
+    """The written tables are keyed by `id`, except the one row per contact of `subscriptions`."""
+    return "id" if "id" in row else "contact_id"
+
+
 def _update(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-    key = "id" if "id" in row else "contact_id"
+    key = _key_of(row)
     assignments = ", ".join(f"{field} = :{field}" for field in values)
     scope.conn.execute(
         text(f"UPDATE {table} SET {assignments} WHERE {key} = :_key"), {**values, "_key": row[key]}
@@ -117,7 +122,7 @@ def _update(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mappi
 def _audit(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
     """Every vendor write to the CRM, in its transaction; consent changes under the contact's name."""
     consent = table == "subscriptions"
-    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row["id"]])
+    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[_key_of(row)]])
     before = json_safe({field: row.get(field) for field in values})
     details = {"source": scope.event.source, "event_id": scope.event.event_id, "table": table}
     action = "subscription.change" if consent else "crm.update"

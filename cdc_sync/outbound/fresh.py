@@ -8,6 +8,7 @@ state even if it already applied the old one. Its Kafka coordinates are -1: it w
 A row gone from the CRM becomes a delete carrying only its key.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,9 +29,8 @@ def current_events(
     """The current row of each key of `table` (schema-qualified), as snapshot-read events."""
     if not keys:
         return []
-    schema, _, name = table.rpartition(".")
     with engine.connect() as conn:
-        found = _rows(conn, Table(name, MetaData(schema=schema or None), autoload_with=conn), keys)
+        found = _rows(conn, _reflected(engine, table), keys)
         lsn, at = conn.execute(_NOW).one()
     source = SourcePosition(
         topic=f"{topic_prefix}.{table}", partition=-1, offset=-1, lsn=int(lsn), tx_id=None, commit_ts=at
@@ -38,16 +38,23 @@ def current_events(
     return [_event(table, dict(key), found.get(_identity(key)), source) for key in keys]
 
 
+@functools.cache
+def _reflected(engine: Engine, table: str) -> Table:
+    """The table's columns, read from the catalog once per process (a replay or a fix asks often)."""
+    schema, _, name = table.rpartition(".")
+    return Table(name, MetaData(schema=schema or None), autoload_with=engine)
+
+
 def _rows(conn: Connection, table: Table, keys: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Row]:
-    columns = list(keys[0])
-    wanted = [tuple(key[column] for column in columns) for key in keys]
-    match = tuple_(*(table.c[column] for column in columns)).in_(wanted)
+    wanted = [_identity(key) for key in keys]
+    match = tuple_(*(table.c[column] for column in sorted(keys[0]))).in_(wanted)
     rows = conn.execute(select(table).where(and_(match))).mappings()
-    return {tuple(row[column] for column in columns): dict(row) for row in rows}
+    return {_identity({column: row[column] for column in keys[0]}): dict(row) for row in rows}
 
 
 def _identity(key: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(key.values())
+    """A key's values in column-name order, whatever order the key was written in."""
+    return tuple(key[column] for column in sorted(key))
 
 
 def _event(table: str, key: Row, row: Row | None, source: SourcePosition) -> ChangeEvent:
@@ -65,8 +72,8 @@ def plan_fresh(
     """Plans for fresh events: rows read from the CRM itself carry no Avro contract to check."""
     contact_ids, tag_ids = lookup_ids(list(events), routes)
     lookups: Lookups = fetch_lookups(engine, contact_ids, tag_ids)
-    return [plan_event(event, routes, _no_contract, authority, lookups) for event in events]
+    return [plan_event(event, routes, no_contract_check, authority, lookups) for event in events]
 
 
-def _no_contract(event: ChangeEvent) -> None:
-    return None
+def no_contract_check(event: ChangeEvent) -> None:
+    """For events whose contract cannot be checked: rows read from the CRM, stored dead letters."""

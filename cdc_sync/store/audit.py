@@ -2,7 +2,7 @@
 
 Operator commands and the inbound writer write `audit_log` rows. Outbound changes are already
 recorded, attempt by attempt, in the delivery ledger; the audit trail shows its acknowledged
-attempts beside the audit rows (`push.<operation>`, by `cdc-sync run`), so one query answers
+attempts beside the audit rows (`push.<operation>`, by `cdc-sync`), so one query answers
 "what happened to contact:42" in both directions.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, Select, cast, func, insert, literal, 
 
 from cdc_sync.store.tables import Json, audit_log, deliveries
 
-PUSH_ACTOR = "cdc-sync run"
+PUSH_ACTOR = "cdc-sync"  # the service's delivery path: `run`, or an operator's replay, resume or fix
 
 
 def audit(
@@ -97,17 +97,17 @@ def _filtered(statement: Select[Any], query: AuditQuery, obj: Any, at: Any, acti
         statement = statement.where(obj == query.obj)
     if query.since:
         statement = statement.where(at >= query.since)
-    if query.action:
-        prefix = query.action.rstrip("*")
-        statement = statement.where(
-            action.startswith(prefix) if prefix.endswith(".") else action == query.action
-        )
+    if query.action and query.action.endswith(("*", ".")):
+        statement = statement.where(action.startswith(query.action.rstrip("*"), autoescape=True))
+    elif query.action:
+        statement = statement.where(action == query.action)
     return statement
 
 
 def audit_trail(engine: Engine, query: AuditQuery) -> list[dict[str, Any]]:
     """Audit records and acknowledged outbound pushes, newest first."""
-    merged = union_all(_audit_rows(query), _pushes(query)).subquery()
+    pushes = query.action is None or query.action.startswith("push")
+    merged = (union_all(_audit_rows(query), _pushes(query)) if pushes else _audit_rows(query)).subquery()
     statement = select(merged).order_by(merged.c.at.desc(), merged.c.id.desc()).limit(query.limit)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(statement)]

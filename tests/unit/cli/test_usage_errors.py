@@ -1,5 +1,6 @@
 """Bad arguments are one readable line on stderr and exit 2, before anything is contacted."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,11 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], says: str) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and says in done.stderr
     assert done.stdout == ""
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
+    env = {**os.environ, "CDC_SYNC_CRM_DSN": "postgresql+psycopg://cdc_writer:pw-canary@127.0.0.1:1/crm"}
+    done = subprocess.run([CLI, "audit"], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot reach the database") and done.stderr.count("\n") == 1
+    assert "pw-canary" not in done.stderr
