@@ -34,8 +34,9 @@ class DurableHooks:
         metrics.DELIVERIES.labels(delivery.destination, action.value).inc()
         metrics.REQUEST_LATENCY.labels(delivery.destination).observe(outcome.latency_s)
         if action is Action.OK:
-            lag = (now - delivery.source.commit_ts).total_seconds()
-            metrics.END_TO_END_LATENCY.labels(delivery.destination).observe(max(lag, 0.0))
+            if delivery.source.offset >= 0:  # not a fresh event: those were "committed" when read
+                lag = (now - delivery.source.commit_ts).total_seconds()
+                metrics.END_TO_END_LATENCY.labels(delivery.destination).observe(max(lag, 0.0))
             return
         metrics.API_ERRORS.labels(delivery.destination, _status_class(outcome)).inc()
         if action is Action.RETRY_AFTER:

@@ -38,25 +38,28 @@ class ConsumerLag:
         self._due = 0.0
         self._shown: set[Labels] = set()
 
-    def maybe_refresh(self, consumer: Any) -> None:
-        """Call on every poll, on the consumer thread; measures once every `every_s`."""
+    def maybe_refresh(self, consumer: Any, paused: bool = False) -> None:
+        """Call on every poll, on the consumer thread; measures once every `every_s`.
+
+        Paused partitions are not fetched, so their cached high watermark stops moving while the
+        backlog grows: then the watermarks are asked of the broker instead."""
         now = self._clock()
         if now < self._due:
             return
         self._due = now + self._every_s
         try:
-            readings = self._measure(consumer)
+            readings = self._measure(consumer, cached=not paused)
         except KafkaException as exc:  # coordinator moving, broker away: the next round retries
             log.info("consumer lag not measured: %s", exc)
             return
         self._shown = metrics.publish(metrics.CONSUMER_LAG, readings, self._shown)
 
-    def _measure(self, consumer: Any) -> dict[Labels, float]:
+    def _measure(self, consumer: Any, cached: bool) -> dict[Labels, float]:
         assigned = consumer.assignment()
         committed = consumer.committed(assigned, timeout=COMMITTED_TIMEOUT_S) if assigned else []
         readings: dict[Labels, float] = {}
         for tp in committed:
-            watermarks = consumer.get_watermark_offsets(tp, cached=True)
+            watermarks = consumer.get_watermark_offsets(tp, timeout=COMMITTED_TIMEOUT_S, cached=cached)
             if tp.error is not None or watermarks is None:
                 continue
             lag = partition_lag(watermarks[0], watermarks[1], tp.offset)

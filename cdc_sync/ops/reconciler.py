@@ -147,12 +147,12 @@ class Reconciler:
             return not_reconcilable(name, self.config.destinations[name].kind)
         try:
             compared = await self._compare(name, ids, request.keyed, reader)
-            _record_metrics(compared.report)
             report = (
                 await self._fix(name, compared, reader, request.actor) if request.fix else compared.report
             )
         finally:
             await reader.aclose()
+        _record_metrics(report)
         await asyncio.to_thread(self._audit_run, report, request.actor)
         return report
 
@@ -306,7 +306,10 @@ class Reconciler:
 
 
 def _record_metrics(report: DestinationReport) -> None:
-    metrics.RECONCILE_DIFFERENCE_RATIO.labels(report.destination).set(report.difference_rate)
+    """Records found as compared; the rate as it stands now (after a fix, what the fix left)."""
+    after_fix = report.fix.difference_rate_after if report.fix is not None else None
+    rate = report.difference_rate if after_fix is None else after_fix
+    metrics.RECONCILE_DIFFERENCE_RATIO.labels(report.destination).set(rate)
     for result, count in report.counts.items():
         metrics.RECONCILE_RECORDS.labels(report.destination, result).inc(count)
 

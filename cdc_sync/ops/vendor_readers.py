@@ -27,7 +27,10 @@ from cdc_sync.errors import CdcSyncError, ConfigError
 MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
 ZENDESK_PAGE = 100  # the most `page[size]` Zendesk allows for users
 MAX_RATE_LIMITED_WAITS = 30
-_READ = VendorRequest(method="GET", path="/", not_found_ok=True)
+# A 404 means "no such record" only for a lookup; a listing that 404s (wrong list id, wrong host)
+# must fail, or every CRM record would count as missing at the vendor.
+_LISTING = VendorRequest(method="GET", path="/")
+_LOOKUP = VendorRequest(method="GET", path="/", not_found_ok=True)
 _REFUSED_CREDENTIALS = frozenset({401, 403})
 
 
@@ -73,14 +76,16 @@ class VendorApi:
         )
         self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
 
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """The JSON object at `path`, or None for a 404."""
+    async def get(
+        self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False
+    ) -> dict[str, Any] | None:
+        """The JSON object at `path`; None for a 404 when `missing_ok` (a lookup)."""
         failures = waits = 0
         while True:
             await self._limiter.acquire()
             outcome, response = await self._request(path, params)
             # A slow answer is still an answer: reading has no latency threshold to compensate.
-            action = classify(outcome, _READ, math.inf)
+            action = classify(outcome, _LOOKUP if missing_ok else _LISTING, math.inf)
             if action is Action.OK:
                 return None if response is None or outcome.status == 404 else _json(self.name, response)
             if action is Action.RETRY_AFTER and waits < MAX_RATE_LIMITED_WAITS:
@@ -148,7 +153,7 @@ class MailchimpMembers:
                 return
 
     async def one(self, key: str) -> dict[str, Any] | None:
-        return await self._api.get(f"{self._members}/{key}")
+        return await self._api.get(f"{self._members}/{key}", missing_ok=True)
 
     async def aclose(self) -> None:
         await self._api.aclose()

@@ -91,7 +91,7 @@ class OutboundRunner:
         this member while slow vendors catch up (backpressure instead of an unbounded queue).
         """
         self._store_ready(consumer)
-        self._lag.maybe_refresh(consumer)
+        self._lag.maybe_refresh(consumer, paused=self._paused)
         if take == self._paused:
             (consumer.resume if take else consumer.pause)(consumer.assignment())
             self._paused = not take

@@ -114,7 +114,13 @@ def _in_window(table: Table, window: LedgerWindow) -> ColumnElement[bool]:
 def _latency(window: LedgerWindow) -> Executable:
     bucket = _bucket(deliveries.c.at, window).label("bucket")
     lag_ms = extract("epoch", deliveries.c.at - deliveries.c.commit_ts) * 1000
-    acknowledged = (deliveries.c.outcome == Action.OK.value) & deliveries.c.commit_ts.is_not(None)
+    # Changes consumed from Kafka only: fresh events (replay --fresh, reconcile --fix) were "committed"
+    # when they were read, which would pull the commit → ack percentiles toward zero.
+    acknowledged = (
+        (deliveries.c.outcome == Action.OK.value)
+        & deliveries.c.commit_ts.is_not(None)
+        & (deliveries.c.kafka_offset >= 0)
+    )
     statement = (
         select(
             bucket,

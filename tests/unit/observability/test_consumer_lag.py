@@ -33,6 +33,7 @@ class FakeConsumer:
     committed_at: dict[tuple[str, int], int]
     assigned: list[tuple[str, int]] = field(default_factory=list)
     failing: bool = False
+    asked_broker: int = 0  # uncached watermark queries
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition(topic, partition) for topic, partition in self.assigned]
@@ -43,8 +44,8 @@ class FakeConsumer:
         offsets = self.committed_at
         return [TopicPartition(p.topic, p.partition, offsets[p.topic, p.partition]) for p in partitions]
 
-    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
-        assert cached, "a watermark query per partition would block the poll loop"
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float, cached: bool) -> tuple[int, int]:
+        self.asked_broker += not cached
         return self.watermarks[tp.topic, tp.partition]
 
 
@@ -93,3 +94,18 @@ def test_a_failed_measurement_keeps_the_last_values_and_retries_later() -> None:
     consumer.failing, consumer.committed_at[("t.fail", 0)], clock.now = False, 10, 10.0
     lag.maybe_refresh(consumer)
     assert shown("t.fail", 0) == 0
+
+
+def test_while_paused_the_watermarks_come_from_the_broker_not_the_stale_cache() -> None:
+    consumer = FakeConsumer(
+        watermarks={("t.paused", 0): (0, 900)},
+        committed_at={("t.paused", 0): 100},
+        assigned=[("t.paused", 0)],
+    )
+    clock = Clock()
+    lag = ConsumerLag(every_s=5.0, clock=clock)
+    lag.maybe_refresh(consumer)
+    assert consumer.asked_broker == 0  # fetching keeps the cache fresh: no extra request
+    clock.now = 5.0
+    lag.maybe_refresh(consumer, paused=True)
+    assert consumer.asked_broker == 1 and shown("t.paused", 0) == 800

@@ -176,3 +176,10 @@ def test_a_refused_credential_is_a_config_error() -> None:
 
 def test_webhook_destinations_cannot_be_read_back() -> None:
     assert open_reader("hooks", config("webhook")) is None
+
+
+@pytest.mark.parametrize("kind", ["mailchimp", "zendesk"])
+def test_a_listing_that_404s_fails_instead_of_reading_as_an_empty_vendor(kind: DestinationKind) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(404, json={"detail": "no such list"}))
+    with pytest.raises(VendorUnreadable, match="HTTP 404"):
+        collect(reader(kind, transport))
