@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import sys
 from typing import Any
 
 import click
@@ -75,3 +76,12 @@ def attempt_line(row: dict[str, Any]) -> str:
         f"#{row['attempt']} {row['outcome']:<11} {row['status_code'] or '-'} {row['latency_ms']:.0f}ms "
         f"{row['error'] or ''}"
     ).rstrip()
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Destructive commands ask first; without a terminal to ask on they need --yes (exit 2)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"{question.rstrip('?')}: pass --yes, there is no terminal to ask on")
+    click.confirm(question, abort=True, err=True)

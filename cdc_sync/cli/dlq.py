@@ -9,7 +9,15 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from cdc_sync.cli.common import actor, attempt_line, config_of, emit, settings_of, state_engine_of
+from cdc_sync.cli.common import (
+    actor,
+    attempt_line,
+    config_of,
+    confirm,
+    emit,
+    settings_of,
+    state_engine_of,
+)
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.ops.dead_letter_rules import LetterResult, ReplayReport, replay_kind
@@ -205,14 +213,6 @@ def _report_lines(data: dict[str, Any]) -> list[str]:
     return [*map(_result_line, data["results"]), counts]
 
 
-def _confirm_bulk(count: int, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise click.UsageError("--all replays every open letter: pass --yes (there is no terminal to ask on)")
-    click.confirm(f"replay {count} open dead letters?", abort=True, err=True)
-
-
 def _run(context: ReplayContext, request: ReplayRequest, letters: list[StoredLetter]) -> ReplayReport:
     if len(letters) == 1:
         return asyncio.run(replay(context, request, letters))
@@ -253,7 +253,7 @@ def dlq_replay(
         emit(_report_data(ReplayReport(())), as_json, ["no open dead letters to replay"])
         return
     if every_open:
-        _confirm_bulk(len(letters), yes)
+        confirm(f"replay {len(letters)} open dead letters?", yes)
     report = _run(context, request, letters)
     data = _report_data(report)
     emit(data, as_json, _report_lines(data))

@@ -1,11 +1,10 @@
 """`cdc-sync offsets show` and `cdc-sync offsets rewind`."""
 
-import sys
 from datetime import UTC, datetime
 
 import click
 
-from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.cli.common import actor, config_of, confirm, emit, settings_of, state_engine_of
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.ops.kafka_admin import KafkaOffsets, apply_rewind, preview_rewind, read_offsets
 from cdc_sync.ops.offsets import (
@@ -13,7 +12,6 @@ from cdc_sync.ops.offsets import (
     Move,
     OffsetsReport,
     RewindPlan,
-    RewindRefused,
     RewindRequest,
     Target,
     destinations_for,
@@ -119,8 +117,9 @@ def offsets_rewind(
         emit({**plan.as_dict(), "applied": False}, as_json, [*_plan_lines(plan), "dry run: nothing changed"])
         return
     require_idle(plan.group)
-    if not yes:
-        _confirm(plan, as_json)
+    if not yes:  # the impact first; on stderr with --json, so stdout stays one document
+        click.echo("\n".join(_plan_lines(plan)), err=as_json)
+    confirm(f"rewind group {plan.group.group} on {plan.topic}?", yes)
     engine = state_engine_of(ctx)
     migrate(engine)
     apply_rewind(kafka, engine, plan, actor())
@@ -133,14 +132,6 @@ def _target(to_offset: int | None, to_time: datetime | None, to_earliest: bool, 
         return target_of(to_offset, to_time, to_earliest, shift, datetime.now(UTC))
     except InvalidRewind as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def _confirm(plan: RewindPlan, as_json: bool) -> None:
-    """Show the impact, then ask; the prompt goes to stderr so --json output stays one document."""
-    click.echo("\n".join(_plan_lines(plan)), err=as_json)
-    if not sys.stdin.isatty():
-        raise RewindRefused("no terminal to confirm on; pass --yes to rewind without a prompt")
-    click.confirm(f"rewind group {plan.group.group} on {plan.topic}?", abort=True, err=True)
 
 
 def _plan_lines(plan: RewindPlan) -> list[str]:

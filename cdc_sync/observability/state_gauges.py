@@ -33,8 +33,7 @@ class StateGauges:
 
     def __init__(self, engine: Engine, destinations: Iterable[str]) -> None:
         self._engine = engine
-        self._destinations = tuple(destinations)
-        self._letters: set[Labels] = set()
+        self._seen: set[str] = set(destinations)
         self._slots: set[Labels] = set()
 
     def refresh(self) -> None:
@@ -45,13 +44,12 @@ class StateGauges:
         )
 
     def _show_dead_letters(self, depths: list[DeadLetterDepth]) -> None:
-        # Destinations seen before stay listed (at 0 once drained) until the process restarts.
-        known = [*self._destinations, *(labels[0] for labels in self._letters)]
-        levels = dead_letter_levels(depths, known)
-        metrics.publish(metrics.DEAD_LETTERS_OPEN, {(d,): n for d, (n, _) in levels.items()}, self._letters)
-        self._letters = metrics.publish(
-            metrics.DEAD_LETTER_OLDEST_AGE, {(d,): age for d, (_, age) in levels.items()}, self._letters
-        )
+        # Destinations seen before stay listed (at 0 once drained) until the process restarts,
+        # so no label set is ever removed here.
+        self._seen.update(depth.destination for depth in depths)
+        for destination, (count, age) in dead_letter_levels(depths, sorted(self._seen)).items():
+            metrics.DEAD_LETTERS_OPEN.labels(destination).set(count)
+            metrics.DEAD_LETTER_OLDEST_AGE.labels(destination).set(age)
 
 
 async def refresh_forever(gauges: StateGauges, every_s: float = REFRESH_S) -> None:

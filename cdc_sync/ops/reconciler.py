@@ -6,7 +6,9 @@
     --fix: fresh events for the affected rows → plan_fresh → Lane with DurableHooks (ledger,
            dead letters, alerts) → audit (`reconcile.fix`) → re-read → difference rate after
 
-Database work runs in threads, so a pass scheduled inside `cdc-sync run` never stalls delivery.
+Database work runs in threads. A pass scheduled inside `cdc-sync run` still compares on the
+event loop and paces its reads and fixes with limiters of its own, beside the runner's: vendor
+429s are honoured, so nothing is lost, but set `interval_s` so passes stay rare.
 """
 
 import asyncio
@@ -339,8 +341,9 @@ class Passes(Protocol):
 
 
 async def reconcile_forever(reconciler: Passes, stop: asyncio.Event) -> None:
-    """A pass every `reconcile.interval_s` (the first after one interval, once the runner has
-    caught up), each destination on its own: a failing vendor is logged, not fatal."""
+    """A pass every `reconcile.interval_s` (the first one interval after start, so the runner has
+    had time to catch up), each destination on its own: a failing vendor is logged, not fatal.
+    Changes still in flight can show as differences; a fix then pushes the current rows again."""
     settings = reconciler.config.reconcile
     interval = settings.interval_s or 0.0
     while not await _stopped(stop, interval):
