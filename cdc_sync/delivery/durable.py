@@ -45,6 +45,10 @@ class DurableHooks:
             metrics.RETRIES.labels(delivery.destination).inc()
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
+        await self.write_letter(delivery, outcome)
+
+    async def write_letter(self, delivery: Delivery, outcome: Outcome) -> int:
+        """The refused delivery as a dead letter with the vendor's answer; returns its id."""
         letter = DeadLetter(
             reason=f"{delivery.destination} refused {delivery.operation}: {outcome.summary}",
             source=delivery.source,
@@ -55,8 +59,9 @@ class DurableHooks:
             response={"status": outcome.status, "body": outcome.body},
             idempotency_key=delivery.idempotency_key,
         )
-        await asyncio.to_thread(add_dead_letter, self._engine, letter)
+        letter_id = await asyncio.to_thread(add_dead_letter, self._engine, letter)
         metrics.DEAD_LETTERS.labels(delivery.destination, "vendor_rejected").inc()
+        return letter_id
 
     async def latency_breached(self, delivery: Delivery, outcome: Outcome, threshold_s: float) -> None:
         message = (

@@ -20,7 +20,6 @@ instead of pausing the live service; letters for a paused destination are skippe
 would overtake its held queue.
 """
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +62,6 @@ from cdc_sync.store.dead_letters import (
     LetterStatus,
     StoredLetter,
     get_letter,
-    latest_letter,
     letter_attempts,
     letter_history,
     mark_letter,
@@ -191,9 +189,7 @@ class _LetterHooks(DurableHooks):
         self.new_letters: list[int] = []
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
-        await super().dead_letter(delivery, outcome)
-        new = await asyncio.to_thread(latest_letter, self._engine, delivery.idempotency_key)
-        self.new_letters.extend([new] if new is not None else [])
+        self.new_letters.append(await self.write_letter(delivery, outcome))
 
     async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
         raise ReplayHalted(

@@ -156,15 +156,6 @@ def mark_letter(
     return conn.execute(statement).rowcount == 1
 
 
-def latest_letter(engine: Engine, idempotency_key: str) -> int | None:
-    """The newest letter of this idempotency key (the one a refused replay has just written)."""
-    c = dead_letters.c
-    statement = select(func.max(c.id)).where(c.idempotency_key == idempotency_key)
-    with engine.connect() as conn:
-        found = conn.execute(statement).scalar_one_or_none()
-    return None if found is None else int(found)
-
-
 def letter_attempts(engine: Engine, sent: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     """Ledger rows of these (entity, idempotency key) pairs, oldest first (the entity uses its index)."""
     if not sent:

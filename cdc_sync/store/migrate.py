@@ -28,12 +28,6 @@ def _v3_dead_letter_resolution(conn: Connection) -> None:
             "ADD COLUMN IF NOT EXISTS resolution jsonb"
         )
     )
-    conn.execute(
-        text(
-            "CREATE INDEX IF NOT EXISTS dead_letters_idempotency_key "
-            f"ON {SCHEMA}.dead_letters (idempotency_key)"
-        )
-    )
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [

@@ -86,7 +86,6 @@ dead_letters = Table(
     Column("resolved_by", Text),
     Column("resolution", Json),
     Index("dead_letters_status_at", "status", "at"),
-    Index("dead_letters_idempotency_key", "idempotency_key"),
 )
 
 destination_state = Table(

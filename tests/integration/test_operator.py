@@ -114,11 +114,19 @@ def test_refused_deliveries_replay_in_order_once_the_vendor_accepts(crm: Engine,
         )
     entity = f"contact:{cid}"
     wait_for("two refused deliveries", lambda: len(open_letters(runner, entity, "marketing")) == 2)
-    letters = open_letters(runner, entity, "marketing")
-    shown = cli_json(runner, "dlq", "show", str(letters[0]["id"]))
+    first = open_letters(runner, entity, "marketing")
+    shown = cli_json(runner, "dlq", "show", str(first[0]["id"]))
     assert "400" in shown["reason"] and [a["status_code"] for a in shown["attempts"]] == [400]
+    still_refused = runner.cli("dlq", "replay", *(str(letter["id"]) for letter in first), "--json")
+    assert still_refused.returncode == 1
+    outcomes = [r["outcome"] for r in json.loads(still_refused.stdout)["results"]]
+    assert outcomes == ["failed_again", "skipped"]  # the status change waits for the upsert
     sandbox("marketing", "PUT", "/_sandbox/faults", json={})
 
+    # Open now: the status change, and the upsert refused again under a new, higher id. The replay
+    # still sends the upsert first: letters go in the order of their changes, not of their ids.
+    letters = open_letters(runner, entity, "marketing")
+    assert len(letters) == 2 and letters[0]["id"] == first[1]["id"]
     before = request_count("marketing")
     replayed = cli_json(runner, "dlq", "replay", *(str(letter["id"]) for letter in letters))
     assert [r["outcome"] for r in replayed["results"]] == ["replayed", "replayed"]
@@ -129,9 +137,10 @@ def test_refused_deliveries_replay_in_order_once_the_vendor_accepts(crm: Engine,
         ["email_address", "merge_fields", "status_if_new"],
         ["email_address", "status", "status_if_new"],
     ]
-    assert cli_json(runner, "dlq", "show", str(letters[0]["id"]))["status"] == "replayed"
+    assert cli_json(runner, "dlq", "show", str(first[0]["id"]))["status"] == "replayed"
     trail = cli_json(runner, "audit", "--object", entity, "--action", "dlq.replay")
-    assert len(trail) == 2 and {record["after"]["status"] for record in trail} == {"replayed"}
+    outcomes = sorted(record["details"]["outcome"] for record in trail)
+    assert outcomes == ["failed_again", "replayed", "replayed"]
 
 
 def test_fresh_replay_sends_the_row_as_it_is_now_and_discard_closes_a_letter(
