@@ -7,7 +7,7 @@ auth scheme needs, sends, and reports an `Outcome`. httpx errors stop here.
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -44,6 +44,22 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+async def timed_request(
+    client: httpx.AsyncClient, method: str, path: str, **options: Any
+) -> tuple[Outcome, httpx.Response | None]:
+    """One request as the policy sees it (httpx errors become timeout/network outcomes), with the
+    response when there is one."""
+    started = time.perf_counter()
+    try:
+        response = await client.request(method, path, **options)
+    except httpx.TimeoutException:
+        return Outcome(None, time.perf_counter() - started, failure="timeout"), None
+    except httpx.HTTPError as exc:
+        return Outcome(None, time.perf_counter() - started, body=str(exc), failure="network"), None
+    elapsed, retry_after = time.perf_counter() - started, _retry_after(response)
+    return Outcome(response.status_code, elapsed, response.text[:2000], retry_after_s=retry_after), response
+
+
 class HttpDestination:
     """Sends each delivery as one HTTP request over a shared, keep-alive connection pool."""
 
@@ -73,17 +89,10 @@ class HttpDestination:
         headers = {"Idempotency-Key": delivery.idempotency_key, **self._signer(delivery, body)}
         if request.body is not None:
             headers["Content-Type"] = "application/json"
-        started = time.perf_counter()
-        try:
-            response = await self._client.request(request.method, request.path, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return Outcome(None, time.perf_counter() - started, failure="timeout")
-        except httpx.HTTPError as exc:
-            return Outcome(None, time.perf_counter() - started, body=str(exc), failure="network")
-        elapsed = time.perf_counter() - started
-        return Outcome(
-            response.status_code, elapsed, response.text[:2000], retry_after_s=_retry_after(response)
+        outcome, _ = await timed_request(
+            self._client, request.method, request.path, content=body, headers=headers
         )
+        return outcome
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Column, Engine, MetaData, Table
+from sqlalchemy import Column, Engine
 from sqlalchemy.exc import NoSuchTableError
 
 from cdc_sync.config import AppConfig
@@ -53,7 +53,7 @@ from cdc_sync.ops.dead_letter_rules import (
     row_key,
 )
 from cdc_sync.ops.destinations import ReplayHalted
-from cdc_sync.outbound.fresh import current_events, no_contract_check, plan_fresh
+from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
 from cdc_sync.outbound.pipeline import EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit, audit_in
@@ -67,6 +67,7 @@ from cdc_sync.store.dead_letters import (
     mark_letter,
     older_open_letters,
     open_letters,
+    replay_lock,
 )
 from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
 
@@ -142,11 +143,12 @@ async def replay(
     session = _Session(ctx, request.fresh)
     results: list[LetterResult] = []
     try:
-        for letter in replay_order(letters):
-            results.append(await session.replay(letter, results))
-            progress(1)
-            if results[-1].outcome == "halted":
-                break
+        with replay_lock(ctx.engine):
+            for letter in replay_order(letters):
+                results.append(await session.replay(letter, results))
+                progress(1)
+                if results[-1].outcome == "halted":
+                    break
     finally:
         await session.aclose()
     report = ReplayReport(tuple(results), next((r.reason for r in results if r.outcome == "halted"), None))
@@ -346,9 +348,8 @@ def _result(
 
 def key_columns(engine: Engine, table: str) -> list[KeyColumn]:
     """The primary key columns of a CRM table (schema-qualified), with their Python types."""
-    schema, _, name = table.rpartition(".")
     try:
-        reflected = Table(name, MetaData(schema=schema or None), autoload_with=engine)
+        reflected = crm_table(engine, table)
     except NoSuchTableError:
         raise CdcSyncError(f"table {table} is not in the CRM") from None
     return [(column.name, _python_type(column)) for column in reflected.primary_key.columns]

@@ -10,7 +10,6 @@ network errors back off and retry, 401/403 mean the credential is wrong. httpx e
 import asyncio
 import math
 import random
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.destinations import CREDENTIALS
+from cdc_sync.delivery.destinations import CREDENTIALS, timed_request
 from cdc_sync.delivery.model import Outcome, VendorRequest
 from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
 from cdc_sync.delivery.ratelimit import RateLimiter
@@ -50,13 +49,6 @@ class VendorReader(Protocol):
     async def one(self, key: str) -> dict[str, Any] | None: ...
 
     async def aclose(self) -> None: ...
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
 
 
 class VendorApi:
@@ -101,20 +93,7 @@ class VendorApi:
     async def _request(
         self, path: str, params: dict[str, Any] | None
     ) -> tuple[Outcome, httpx.Response | None]:
-        started = time.perf_counter()
-        try:
-            response = await self._client.get(path, params=params)
-        except httpx.TimeoutException:
-            return Outcome(None, time.perf_counter() - started, failure="timeout"), None
-        except httpx.HTTPError as exc:
-            return Outcome(None, time.perf_counter() - started, body=str(exc), failure="network"), None
-        outcome = Outcome(
-            response.status_code,
-            time.perf_counter() - started,
-            response.text[:500],
-            retry_after_s=_retry_after(response),
-        )
-        return outcome, response
+        return await timed_request(self._client, "GET", path, params=params)
 
     async def aclose(self) -> None:
         await self._client.aclose()

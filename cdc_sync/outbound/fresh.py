@@ -30,7 +30,7 @@ def current_events(
     if not keys:
         return []
     with engine.connect() as conn:
-        found = _rows(conn, _reflected(engine, table), keys)
+        found = _rows(conn, crm_table(engine, table), keys)
         lsn, at = conn.execute(_NOW).one()
     source = SourcePosition(
         topic=f"{topic_prefix}.{table}", partition=-1, offset=-1, lsn=int(lsn), tx_id=None, commit_ts=at
@@ -39,8 +39,9 @@ def current_events(
 
 
 @functools.cache
-def _reflected(engine: Engine, table: str) -> Table:
-    """The table's columns, read from the catalog once per process (a replay or a fix asks often)."""
+def crm_table(engine: Engine, table: str) -> Table:
+    """A CRM table (schema-qualified name) as the catalog describes it, read once per process
+    (a replay or a fix asks often)."""
     schema, _, name = table.rpartition(".")
     return Table(name, MetaData(schema=schema or None), autoload_with=engine)
 

@@ -4,7 +4,8 @@ A letter is `open` until an operator replays it (`replayed`) or gives it up (`di
 `resolution` keeps what happened then, and the audit log keeps every replay attempt.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -201,3 +202,18 @@ def older_open_letters(engine: Engine, letter: StoredLetter) -> list[int]:
     )
     with engine.connect() as conn:
         return [int(found) for found in conn.execute(statement).scalars()]
+
+
+_REPLAY_LOCK = 0x0CDC6  # beside migrate's 0x0CDC5
+
+
+@contextmanager
+def replay_lock(engine: Engine) -> Iterator[None]:
+    """One replay at a time: two would both send a letter before either marks it replayed."""
+    with engine.connect() as conn:
+        if not conn.execute(select(func.pg_try_advisory_lock(_REPLAY_LOCK))).scalar_one():
+            raise CdcSyncError("another `cdc-sync dlq replay` is running; try again when it is done")
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(_REPLAY_LOCK)))

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import Engine, make_url, text
 
 from cdc_sync.mapping.mailchimp import subscriber_hash
+from cdc_sync.store.dead_letters import replay_lock
 from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
 from tests.integration.test_inbound import LIST_SECRET, emit, list_event
 from tests.integration.test_outbound import (
@@ -144,13 +145,16 @@ def test_refused_deliveries_replay_in_order_once_the_vendor_accepts(crm: Engine,
 
 
 def test_fresh_replay_sends_the_row_as_it_is_now_and_discard_closes_a_letter(
-    crm: Engine, runner: Runner
+    crm: Engine, state: Engine, runner: Runner
 ) -> None:
     (cid,) = add_contacts(crm, [f"not-an-email-{tag()}"])
     entity = f"contact:{cid}"
     wait_for("letters for both destinations", lambda: open_letters(runner, entity, "helpdesk"))
     (marketing,) = wait_for("the marketing letter", lambda: open_letters(runner, entity, "marketing"))
     (helpdesk,) = open_letters(runner, entity, "helpdesk")
+    with replay_lock(state):  # another operator's replay is under way
+        busy = runner.cli("dlq", "replay", str(marketing["id"]))
+    assert busy.returncode == 1 and "another `cdc-sync dlq replay` is running" in busy.stderr
     stale = runner.cli("dlq", "replay", str(marketing["id"]), "--json")
     assert stale.returncode == 1 and "did not go through" in stale.stderr
     assert json.loads(stale.stdout)["results"][0]["outcome"] == "rejected"  # the payload's email is invalid
