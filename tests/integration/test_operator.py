@@ -2,17 +2,19 @@
 
 import json
 import os
+import tomllib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import tomli_w
 from sqlalchemy import Engine, make_url, text
 
 from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.store.dead_letters import replay_lock
-from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
+from tests.integration.outbound_fixtures import Process, Runner, sandbox, start_group_at_the_end, wait_for
 from tests.integration.test_inbound import LIST_SECRET, emit, list_event
 from tests.integration.test_outbound import (
     MAILCHIMP_AUTH,
@@ -24,6 +26,7 @@ from tests.integration.test_outbound import (
 )
 
 CONTACTS_TOPIC = "crm.public.contacts"
+SCHEDULED_METRICS_PORT = 9121
 # The session's credentials (from `ops/stack.sh env`): canaries no log line may carry.
 SECRET_VARIABLES = [
     "CDC_SYNC_MAILCHIMP_API_KEY",
@@ -259,3 +262,25 @@ def test_reconcile_finds_drift_made_behind_our_back_and_fix_settles_it(crm: Engi
     assert after["difference_rate"] == 0.0 and (member(emails[1]) or {})["merge_fields"]["FNAME"] == "Recon"
     (audited,) = cli_json(runner, "audit", "--object", f"contact:{drifted}", "--action", "reconcile.fix")
     assert audited["before"]["merge_fields.FNAME"] == "Drifted"
+
+
+def test_reconciliation_runs_on_a_schedule_inside_run(runner: Runner, tmp_path: Path) -> None:
+    config = tomllib.loads(runner.config.read_text())
+    group = f"cdc-sync-test-scheduled-{tag()}"
+    config["consumer"].update(group_id=group, metrics_port=SCHEDULED_METRICS_PORT)
+    config["reconcile"] = {"interval_s": 2.0, "sample": 5, "fix": False}
+    path = tmp_path / "scheduled.toml"
+    path.write_text(tomli_w.dumps(config))
+    tables = {table for destination in config["destinations"].values() for table in destination["tables"]}
+    start_group_at_the_end(os.environ["CDC_SYNC_KAFKA_BOOTSTRAP"], group, [f"crm.{t}" for t in tables])
+    scheduled = Runner.for_config(path, tmp_path / "scheduled.log")
+    scheduled.ready_url = f"http://127.0.0.1:{SCHEDULED_METRICS_PORT}/metrics"
+    scheduled.start()
+    try:
+        gauge = 'cdc_sync_reconcile_difference_ratio{destination="marketing"}'
+        wait_for("a scheduled pass", lambda: gauge in httpx.get(str(scheduled.ready_url)).text, timeout_s=60)
+    finally:
+        assert scheduled.stop() == 0, scheduled.log.read_text()[-2000:]
+    passes = cli_json(runner, "audit", "--action", "reconcile.run", "--object", "destination:marketing")
+    assert passes[0]["actor"] == "cdc-sync run (scheduled reconcile)"
+    assert passes[0]["details"]["sample"] == 5
