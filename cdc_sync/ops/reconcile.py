@@ -206,13 +206,18 @@ VENDOR: dict[str, VendorParse] = {"mailchimp": vendor_member, "zendesk": vendor_
 
 
 def index_vendor(records: Iterable[Record | None]) -> tuple[dict[str, Record], list[Record]]:
-    """Vendor records by key, and the duplicates (a second record under a key already seen)."""
+    """Vendor records by key, and the duplicates (another record under a key already seen).
+
+    The same record seen twice is not a duplicate: offset paging repeats one when the list
+    changes between pages (Mailchimp keys are unique within a list)."""
     by_key: dict[str, Record] = {}
     duplicates: list[Record] = []
     for record in records:
-        if record is not None and record.key in by_key:
+        if record is None or by_key.get(record.key) == record:
+            continue
+        if record.key in by_key:
             duplicates.append(record)
-        elif record is not None:
+        else:
             by_key[record.key] = record
     return by_key, duplicates
 

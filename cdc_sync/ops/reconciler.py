@@ -171,9 +171,8 @@ class Reconciler:
             vendor, duplicates = await self._read_all(name, reader, vocabulary, len(expected))
         else:
             vendor, duplicates = await self._read_each(name, reader, vocabulary, expected), []
-        covered = {contact for record in expected.values() for contact in record.contacts}
-        comparisons = compare(expected, vendor, duplicates)
-        report = summarize(name, kind, comparisons, len(set(ids) - covered), sample)
+        # Pure but long for a big CRM: off the event loop, which delivers beside a scheduled pass.
+        report = await asyncio.to_thread(_summarized, name, kind, expected, vendor, duplicates, ids, sample)
         return _Compared(report, expected, tags, vocabulary)
 
     async def _expected(self, name: str, ids: Sequence[int]) -> dict[str, Record]:
@@ -182,7 +181,7 @@ class Reconciler:
             chunk = ids[start : start + CHUNK]
             deliveries += await asyncio.to_thread(self._planned, name, chunk)
             self.progress(f"{name}: CRM contacts", len(chunk), len(ids))
-        return EXPECTED[self.config.destinations[name].kind](deliveries)
+        return await asyncio.to_thread(EXPECTED[self.config.destinations[name].kind], deliveries)
 
     def _planned(
         self, name: str, contacts: Sequence[int], gone_tags: Sequence[dict[str, Any]] = ()
@@ -217,15 +216,17 @@ class Reconciler:
     async def _read_each(
         self, name: str, reader: VendorReader, vocabulary: frozenset[str], keys: Iterable[str]
     ) -> dict[str, Record]:
-        kind, wanted = self.config.destinations[name].kind, list(keys)
-        found: dict[str, Record] = {}
-        for key in wanted:
-            item = await reader.one(key)
-            record = VENDOR[kind](item, vocabulary) if item is not None else None
-            if record is not None:
-                found[key] = record
-            self.progress(f"{name}: looking up {kind} records", 1, len(wanted))
-        return found
+        config, wanted = self.config.destinations[name], list(keys)
+        slots = asyncio.Semaphore(config.max_concurrency)  # round trips overlap; the limiter paces
+
+        async def look_up(key: str) -> tuple[str, Record | None]:
+            async with slots:
+                item = await reader.one(key)
+            self.progress(f"{name}: looking up {config.kind} records", 1, len(wanted))
+            return key, VENDOR[config.kind](item, vocabulary) if item is not None else None
+
+        found = await asyncio.gather(*(look_up(key) for key in wanted))
+        return {key: record for key, record in found if record is not None}
 
     async def _fix(
         self, name: str, compared: _Compared, reader: VendorReader, actor: str
@@ -305,6 +306,20 @@ class Reconciler:
             "fix": report.fix.model_dump(mode="json") if report.fix else None,
         }
         audit(self.engine, actor, "reconcile.run", f"destination:{report.destination}", details=details)
+
+
+def _summarized(
+    name: str,
+    kind: str,
+    expected: dict[str, Record],
+    vendor: dict[str, Record],
+    duplicates: list[Record],
+    ids: Sequence[int],
+    sample: int | None,
+) -> DestinationReport:
+    covered = {contact for record in expected.values() for contact in record.contacts}
+    comparisons = compare(expected, vendor, duplicates)
+    return summarize(name, kind, comparisons, len(set(ids) - covered), sample)
 
 
 def _record_metrics(report: DestinationReport) -> None:

@@ -177,9 +177,11 @@ def test_compare_finds_missing_differing_extra_and_duplicates() -> None:
             record("3", name="Cy", phone=None),
             record("9", name="Eve"),
             record("3", name="Cy again"),
+            record("9", name="Eve"),  # the same record again (paging shifted): not a duplicate
             None,
         ]
     )
+    assert [d.fields["name"] for d in duplicates] == ["Cy again"]
     results = {(c.key, c.result): c for c in compare(expected, vendor, duplicates)}
     assert set(results) == {
         ("1", "missing"),
