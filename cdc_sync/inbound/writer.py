@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
@@ -47,8 +47,8 @@ class Writer:
             system = self.systems.get(event.source, event.source)
             conn.execute(text("SELECT set_config('cdc_sync.origin', :s, true)"), {"s": system})
             outcome = self._handle(WriteScope(conn, event, system, self.authority))
-            inbox.finish(conn, inbox_id, outcome.status, outcome.detail)
-        _observe(claimed, outcome, committed_at=datetime.now(UTC))
+            finished = inbox.finish(conn, inbox_id, outcome.status, outcome.detail)
+        _observe(claimed, outcome, committed_at=finished)
         log.info("inbox %s %s %s: %s %s", inbox_id, event.source, event.kind, outcome.status, outcome.detail)
         return 1
 

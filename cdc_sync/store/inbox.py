@@ -58,9 +58,14 @@ def claim(conn: Connection, inbox_id: int) -> Claimed | None:
     return Claimed(InboundEvent.model_validate(fields), row["received_at"])
 
 
-def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> None:
-    conn.execute(
+def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> datetime:
+    """Mark the event done (in the caller's transaction); returns when, by the database's clock,
+    the same clock that stamped its receipt."""
+    statement = (
         update(inbox)
         .where(inbox.c.id == inbox_id)
         .values(status=status, result=result, processed_at=func.clock_timestamp())
+        .returning(inbox.c.processed_at)
     )
+    finished: datetime = conn.execute(statement).scalar_one()
+    return finished
