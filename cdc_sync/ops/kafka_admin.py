@@ -179,8 +179,9 @@ def preview_rewind(kafka: KafkaOffsets, request: RewindRequest, destinations: It
 
 
 def apply_rewind(kafka: KafkaOffsets, engine: Engine, plan: RewindPlan, actor: str) -> None:
-    """Commit the plan's offsets while the group is idle, and audit what moved."""
+    """Commit the plan's offsets while the group is idle and as previewed, and audit what moved."""
     require_idle(kafka.group(plan.group.group))
+    _require_unchanged(kafka, plan)
     refused = kafka.alter(plan.group.group, plan.topic, plan.offsets)
     applied = {p: offset for p, offset in plan.offsets.items() if p not in refused}
     if applied:
@@ -191,4 +192,15 @@ def apply_rewind(kafka: KafkaOffsets, engine: Engine, plan: RewindPlan, actor: s
         moved = ", ".join(map(str, applied)) or "none"
         raise RewindRefused(
             f"Kafka refused to move {plan.topic} for group {plan.group.group}: {reasons} (moved: {moved})"
+        )
+
+
+def _require_unchanged(kafka: KafkaOffsets, plan: RewindPlan) -> None:
+    """The preview may have waited at a prompt: refuse if someone moved the offsets meanwhile."""
+    now = kafka.committed(plan.group.group)
+    moved = [m.partition for m in plan.moves if now.get((plan.topic, m.partition)) != m.committed]
+    if moved:
+        raise RewindRefused(
+            f"the committed offsets of {plan.topic} partition(s) {', '.join(map(str, moved))} changed "
+            "since the preview; run the rewind again to see the new impact"
         )

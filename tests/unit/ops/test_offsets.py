@@ -8,6 +8,7 @@ import pytest
 
 from cdc_sync.config import load_config
 from cdc_sync.errors import ConfigError
+from cdc_sync.ops.kafka_admin import apply_rewind
 from cdc_sync.ops.offsets import (
     GroupActive,
     GroupInfo,
@@ -15,6 +16,7 @@ from cdc_sync.ops.offsets import (
     Member,
     PartitionOffsets,
     RewindPlan,
+    RewindRefused,
     RewindRequest,
     Shift,
     Target,
@@ -286,3 +288,26 @@ def test_show_covers_committed_and_routed_topics_with_lag() -> None:
         "end": 100,
         "lag": 10,
     }
+
+
+class MovedMeanwhile:
+    """Kafka as another operator left it while the preview waited at the prompt."""
+
+    altered = False
+
+    def group(self, group: str) -> GroupInfo:
+        return GroupInfo(group, "empty")
+
+    def committed(self, group: str) -> dict[tuple[str, int], int]:
+        return {(TOPIC, 0): 77}
+
+    def alter(self, group: str, topic: str, offsets: object) -> dict[int, str]:
+        self.altered = True
+        return {}
+
+
+def test_a_rewind_whose_preview_went_stale_is_refused_and_moves_nothing() -> None:
+    kafka = MovedMeanwhile()
+    with pytest.raises(RewindRefused, match=r"partition\(s\) 0 changed since the preview"):
+        apply_rewind(kafka, None, plan(ToOffset(20), part(0, 50)), "op")  # type: ignore[arg-type]
+    assert not kafka.altered
