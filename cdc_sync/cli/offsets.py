@@ -6,16 +6,15 @@ import click
 
 from cdc_sync.cli.common import actor, config_of, confirm, emit, settings_of, state_engine_of
 from cdc_sync.cli.params import INSTANT
+from cdc_sync.ops.consumer_groups import OffsetsReport, require_idle
 from cdc_sync.ops.kafka_admin import KafkaOffsets, apply_rewind, preview_rewind, read_offsets
 from cdc_sync.ops.offsets import (
     InvalidRewind,
     Move,
-    OffsetsReport,
     RewindPlan,
     RewindRequest,
     Target,
     destinations_for,
-    require_idle,
     routed_topics,
     target_of,
 )

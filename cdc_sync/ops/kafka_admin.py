@@ -18,13 +18,18 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # OffsetSpec:
 from sqlalchemy import Engine
 
 from cdc_sync.errors import CdcSyncError, StackUnavailable
-from cdc_sync.ops.offsets import (
+from cdc_sync.ops.consumer_groups import (
     GroupActive,
     GroupInfo,
     GroupState,
     Key,
     Member,
     OffsetsReport,
+    offsets_report,
+    partitions_to_show,
+    require_idle,
+)
+from cdc_sync.ops.offsets import (
     PartitionOffsets,
     RewindPlan,
     RewindRefused,
@@ -32,10 +37,7 @@ from cdc_sync.ops.offsets import (
     ToTime,
     check_partition,
     check_topic,
-    offsets_report,
-    partitions_to_show,
     plan_rewind,
-    require_idle,
 )
 from cdc_sync.store.audit import audit
 

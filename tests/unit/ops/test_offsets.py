@@ -8,12 +8,17 @@ import pytest
 
 from cdc_sync.config import load_config
 from cdc_sync.errors import ConfigError
-from cdc_sync.ops.kafka_admin import apply_rewind
-from cdc_sync.ops.offsets import (
+from cdc_sync.ops.consumer_groups import (
     GroupActive,
     GroupInfo,
-    InvalidRewind,
     Member,
+    offsets_report,
+    partitions_to_show,
+    require_idle,
+)
+from cdc_sync.ops.kafka_admin import apply_rewind
+from cdc_sync.ops.offsets import (
+    InvalidRewind,
     PartitionOffsets,
     RewindPlan,
     RewindRefused,
@@ -26,10 +31,7 @@ from cdc_sync.ops.offsets import (
     UnknownTopic,
     check_topic,
     destinations_for,
-    offsets_report,
-    partitions_to_show,
     plan_rewind,
-    require_idle,
     routed_topics,
     target_of,
 )
