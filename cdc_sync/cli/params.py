@@ -6,16 +6,23 @@ from typing import Any
 
 import click
 
-_AGO = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `5m`, `1h`, `7d`, `2w`: a positive whole number of one unit."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration like 5m, 1h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def parse_instant(value: str, now: datetime) -> datetime:
     """`2026-11-23T10:00:00Z`, `2026-11-23` (naive = UTC) or a duration before `now` (`90m`, `24h`, `7d`)."""
     text = value.strip()
-    ago = _AGO.match(text)
-    if ago:
-        return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+    if _DURATION.match(text):
+        return now - parse_duration(text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -38,3 +45,20 @@ class Instant(click.ParamType[datetime, Any]):
 
 
 INSTANT = Instant()
+
+
+class Duration(click.ParamType[timedelta, Any]):
+    """A length of time: `30s`, `5m`, `1h`, `7d`, `2w`."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = Duration()

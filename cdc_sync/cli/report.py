@@ -3,26 +3,13 @@
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cdc_sync.cli.common import state_engine_of
-from cdc_sync.cli.params import INSTANT
-from cdc_sync.ops.report import bucket_width, build_report, parse_duration, summary_data, summary_line
+from cdc_sync.cli.params import DURATION, INSTANT
+from cdc_sync.ops.report import bucket_width, build_report, summary_data, summary_line
 from cdc_sync.store.report_queries import LedgerWindow, fetch_ledger
-
-
-class Duration(click.ParamType[timedelta, Any]):
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        try:
-            return parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 @click.command("report")
@@ -36,7 +23,7 @@ class Duration(click.ParamType[timedelta, Any]):
 @click.option("--until", type=INSTANT, help="Window end, same forms as --since.  [default: now]")
 @click.option(
     "--bucket",
-    type=Duration(),
+    type=DURATION,
     default="5m",
     show_default=True,
     help="Time bucket of the plots; widened if the window would have more than 200.",

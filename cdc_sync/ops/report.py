@@ -4,7 +4,6 @@ Pure: rows and `now` in, a `Report` out; `report_html` draws it. Every series is
 grid of buckets (as `date_bin` cuts them), with gaps where a bucket had no deliveries.
 """
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ from cdc_sync.store.report_queries import (
 MAX_BUCKETS = 200
 # Widths a bucket is widened to, so a long window still has at most MAX_BUCKETS.
 NICE_WIDTHS = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)]
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 ErrorClass = Literal["4xx", "5xx", "timeout", "other"]
 ERROR_CLASSES: tuple[ErrorClass, ...] = ("4xx", "5xx", "timeout", "other")
@@ -102,14 +99,6 @@ class Report:
     @property
     def empty(self) -> bool:
         return self.attempts == 0
-
-
-def parse_duration(text: str) -> timedelta:
-    """`30s`, `5m`, `1h`, `7d`, `2w`: a positive whole number of one unit."""
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration like 5m, 1h or 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def bucket_width(start: datetime, end: datetime, requested: timedelta) -> timedelta:

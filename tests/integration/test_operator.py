@@ -23,6 +23,7 @@ from tests.integration.test_outbound import (
     member,
     request_count,
     requests_to,
+    subscribe,
 )
 
 CONTACTS_TOPIC = "crm.public.contacts"
@@ -108,14 +109,7 @@ def test_refused_deliveries_replay_in_order_once_the_vendor_accepts(crm: Engine,
     email = f"dlq-{tag()}@example.com"
     sandbox("marketing", "PUT", "/_sandbox/faults", json={"reject_status": 400})
     (cid,) = add_contacts(crm, [email], first_name="Refused")
-    with crm.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
-                "VALUES (:c, 'crm-audience', 'subscribed', now(), 'signup-form')"
-            ),
-            {"c": cid},
-        )
+    subscribe(crm, cid)
     entity = f"contact:{cid}"
     wait_for("two refused deliveries", lambda: len(open_letters(runner, entity, "marketing")) == 2)
     first = open_letters(runner, entity, "marketing")

@@ -43,6 +43,18 @@ def add_contacts(crm: Engine, emails: list[str], **columns: Any) -> list[int]:
         ]
 
 
+def subscribe(crm: Engine, contact: int) -> None:
+    """The contact opted in through the signup form: a subscriptions row as the CRM writes it."""
+    with crm.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
+                "VALUES (:c, 'crm-audience', 'subscribed', now(), 'signup-form')"
+            ),
+            {"c": contact},
+        )
+
+
 def member(email: str) -> dict[str, Any] | None:
     response = httpx.get(
         f"http://127.0.0.1:9101/3.0/lists/crm-audience/members/{subscriber_hash(email)}", auth=MAILCHIMP_AUTH
@@ -107,14 +119,7 @@ def test_a1_twenty_tagged_prospects_reach_the_audience(crm: Engine, runner: Runn
 def test_crm_unsubscribe_unsubscribes_the_member(crm: Engine, runner: Runner) -> None:
     email = f"unsub-{tag()}@example.com"
     (cid,) = add_contacts(crm, [email])
-    with crm.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
-                "VALUES (:c, 'crm-audience', 'subscribed', now(), 'signup-form')"
-            ),
-            {"c": cid},
-        )
+    subscribe(crm, cid)
     wait_for("member subscribed", lambda: (member(email) or {}).get("status") == "subscribed")
     with crm.begin() as conn:
         conn.execute(

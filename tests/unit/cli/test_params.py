@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import click
 import pytest
 
-from cdc_sync.cli.params import INSTANT, parse_instant
+from cdc_sync.cli.params import INSTANT, parse_duration, parse_instant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -27,3 +27,22 @@ def test_instants_are_iso_8601_or_how_long_ago(value: str, expected: datetime) -
 def test_anything_else_is_a_usage_error_naming_both_forms(value: str) -> None:
     with pytest.raises(click.BadParameter, match="ISO 8601"):
         INSTANT.convert(value, None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5m", timedelta(minutes=5)),
+        ("30s", timedelta(seconds=30)),
+        ("1h", timedelta(hours=1)),
+        ("7d", timedelta(days=7)),
+    ],
+)
+def test_durations_are_a_number_and_a_unit(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0m", "5", "m", "five minutes", "-5m", "1.5h", ""])
+def test_other_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

@@ -13,7 +13,6 @@ from cdc_sync.ops.report import (
     bucket_width,
     build_report,
     error_class,
-    parse_duration,
     pause_intervals,
     summary_data,
     summary_line,
@@ -33,20 +32,6 @@ FIVE = timedelta(minutes=5)
 
 def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("5m", FIVE), ("30s", timedelta(seconds=30)), ("1h", timedelta(hours=1)), ("7d", timedelta(days=7))],
-)
-def test_bucket_widths_are_a_number_and_a_unit(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["0m", "5", "m", "five minutes", "-5m", "1.5h", ""])
-def test_other_bucket_widths_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
 
 
 @pytest.mark.parametrize(
