@@ -33,6 +33,9 @@ class DurableHooks:
         self._ledger.add(attempt_row(delivery, attempt, outcome, action.value, now))
         metrics.DELIVERIES.labels(delivery.destination, action.value).inc()
         metrics.REQUEST_LATENCY.labels(delivery.destination).observe(outcome.latency_s)
+        if attempt > 1 and action in (Action.OK, Action.DEAD_LETTER):
+            ended = "succeeded" if action is Action.OK else "failed"
+            metrics.RETRIED_DELIVERIES.labels(delivery.destination, ended).inc()
         if action is Action.OK:
             if delivery.source.offset >= 0:  # not a fresh event: those were "committed" when read
                 lag = (now - delivery.source.commit_ts).total_seconds()
@@ -89,6 +92,7 @@ class DurableHooks:
                 destinations.set_state, self._engine, delivery.destination, "paused", reason, incident
             )
             metrics.PAUSED.labels(delivery.destination).set(1)
+            metrics.RETRIED_DELIVERIES.labels(delivery.destination, "failed").inc()
             message = (
                 f"SEVERE {summary}; destination paused awaiting manual confirmation (incident {incident})"
             )

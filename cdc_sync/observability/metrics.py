@@ -15,6 +15,11 @@ API_ERRORS = Counter(
     "cdc_sync_api_errors_total", "Vendor API errors by status class", ["destination", "status_class"]
 )
 RETRIES = Counter("cdc_sync_retries_total", "Retried delivery attempts", ["destination"])
+RETRIED_DELIVERIES = Counter(
+    "cdc_sync_retried_deliveries_total",
+    "Deliveries that needed a retry, by how they ended (succeeded, failed): the retry success rate",
+    ["destination", "outcome"],
+)
 RATE_LIMIT_HITS = Counter("cdc_sync_rate_limit_hits_total", "429 responses from vendors", ["destination"])
 REQUEST_LATENCY = Histogram(
     "cdc_sync_request_latency_seconds", "Vendor request latency", ["destination"], buckets=_LATENCY_BUCKETS

@@ -314,7 +314,7 @@ def _stale_tags(comparison: RecordComparison) -> tuple[str, ...]:
 
 
 def _consent_kept(comparison: RecordComparison) -> bool:
-    """An unsubscribe wins everywhere (SPEC §2): a vendor-side opt-out is never pushed over."""
+    """An unsubscribe wins everywhere: a vendor-side opt-out is never pushed over."""
     status = _field(comparison, "status")
     return status is not None and status.vendor in OPTED_OUT and status.crm == "subscribed"
 

@@ -258,6 +258,8 @@ def _prime_counters(parts: RunnerParts) -> None:
     for destination in parts.lanes:
         metrics.DELIVERIES.labels(destination, "ok")
         metrics.RETRIES.labels(destination)
+        for ended in ("succeeded", "failed"):
+            metrics.RETRIED_DELIVERIES.labels(destination, ended)
 
 
 def _count(plan: EventPlan) -> None:

@@ -88,7 +88,7 @@ def test_every_rule_says_how_severe_it_is_and_where_its_runbook_is() -> None:
         "cdc_sync_rate_limit_hits_total",
         "cdc_sync_webhook_signature_failures_total",
         "cdc_sync_contract_violations_total",
-        "cdc_sync_retries_total",
+        "cdc_sync_retried_deliveries_total",
         "cdc_sync_reconcile_difference_ratio",
         "cdc_sync_alerts_total",
     ],

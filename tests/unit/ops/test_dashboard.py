@@ -1,4 +1,4 @@
-"""ops/grafana: the dashboard queries valid PromQL over cdc-sync metrics and shows what SPEC §6 asks."""
+"""ops/grafana: the dashboard queries valid PromQL over cdc-sync metrics and shows what operators watch."""
 
 import re
 from pathlib import Path
