@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cdc_sync.cli.audit import audit
 from cdc_sync.cli.connectors import connectors, events
@@ -59,28 +59,38 @@ for command in (
 
 
 def main() -> None:
-    """Entry point: known errors become one readable line and an exit code (2 config, 1 other)."""
+    """Entry point: known errors become one readable line and an exit code (2 usage/config, 1 other)."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.UsageError as exc:
+    except click.ClickException as exc:
+        _click_error(exc)
+    except (CdcSyncError, DBAPIError) as exc:
+        message, code = _error_line(exc)
+        click.echo(f"error: {REDACTOR.redact(message)}", err=True)  # errors may quote a vendor
+        sys.exit(code)
+
+
+def _click_error(exc: click.ClickException) -> None:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and exc.ctx:  # `cdc-sync dlq`: the help
+        click.echo(exc.ctx.get_help(), err=True)
+    elif isinstance(exc, click.UsageError):
         hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    else:
         exc.show()
-        sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except CdcSyncError as exc:
-        _fail(str(exc), 1)
-    except OperationalError as exc:  # the state database is down or refuses the role
-        _fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}", 1)
+    sys.exit(exc.exit_code)
 
 
-def _fail(message: str, code: int) -> None:
-    """One line on stderr, through the same redaction as the logs (errors may quote a vendor)."""
-    click.echo(f"error: {REDACTOR.redact(message)}", err=True)
-    sys.exit(code)
+def _error_line(exc: CdcSyncError | DBAPIError) -> tuple[str, int]:
+    if isinstance(exc, OperationalError):  # the state database is down or refuses the role
+        return f"cannot reach the database: {_first_line(exc)}", 1
+    if isinstance(exc, DBAPIError):  # hide_parameters keeps the row's values out of the message
+        return f"the database refused: {_first_line(exc)}", 1
+    return str(exc), 2 if isinstance(exc, ConfigError) else 1
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0]

@@ -15,6 +15,7 @@ from cdc_sync.errors import ConfigError
 from cdc_sync.observability.logs import register_secrets, secret_fields
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
+from cdc_sync.store.migrate import migrate
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -49,7 +50,13 @@ def _config_secrets(config: AppConfig) -> list[str | None]:
 
 
 def state_engine_of(ctx: click.Context) -> Engine:
-    return state_engine(settings_of(ctx))
+    """cdc-sync's own state, its schema brought up to date once per command (idempotent)."""
+    state = ctx.ensure_object(dict)
+    if "state_engine" not in state:
+        state["state_engine"] = state_engine(settings_of(ctx))
+        migrate(state["state_engine"])
+    engine: Engine = state["state_engine"]
+    return engine
 
 
 def actor() -> str:

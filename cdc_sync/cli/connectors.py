@@ -18,7 +18,6 @@ from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
 from cdc_sync.store.audit import audit
-from cdc_sync.store.migrate import migrate
 
 
 def _connectors(settings: Settings) -> Connectors:
@@ -103,9 +102,7 @@ def connectors_snapshot(ctx: click.Context, tables: tuple[str, ...], name: str |
 
 
 def _audit(ctx: click.Context, action: str, connector: str, details: dict[str, Any]) -> None:
-    engine = state_engine_of(ctx)
-    migrate(engine)
-    audit(engine, actor(), action, f"connector:{connector}", details=details)
+    audit(state_engine_of(ctx), actor(), action, f"connector:{connector}", details=details)
 
 
 @click.group()

@@ -31,7 +31,6 @@ from cdc_sync.ops.dead_letters import (
     select_letters,
 )
 from cdc_sync.store.dead_letters import STATUSES, LetterQuery, StoredLetter, list_letters
-from cdc_sync.store.migrate import migrate
 
 _SHORT = 80
 _OUTCOME_WORDS = {
@@ -44,9 +43,7 @@ _OUTCOME_WORDS = {
 
 
 def _engine(ctx: click.Context) -> Engine:
-    engine = state_engine_of(ctx)
-    migrate(engine)  # v3 added the columns these commands read
-    return engine
+    return state_engine_of(ctx)
 
 
 def _short(text: str) -> str:

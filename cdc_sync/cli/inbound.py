@@ -10,7 +10,6 @@ import uvicorn
 from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, state_engine_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
-from cdc_sync.store.migrate import migrate
 
 
 @click.command("serve")
@@ -20,7 +19,6 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
     """Inbound: signed webhooks into the inbox, the writer, /metrics, /healthz, /readyz."""
     config = config_of(ctx)
     engine = state_engine_of(ctx)
-    migrate(engine)
     app = build_app(engine, config)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -52,7 +50,6 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
 def writer_command(ctx: click.Context, metrics_port: int | None) -> None:
     """Apply inbox events to the CRM (the separate writer), until SIGTERM."""
     engine = state_engine_of(ctx)
-    migrate(engine)
     writer = build_writer(engine, config_of(ctx))
 
     async def main() -> None:

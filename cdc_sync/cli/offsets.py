@@ -19,7 +19,6 @@ from cdc_sync.ops.offsets import (
     target_of,
 )
 from cdc_sync.outbound.pipeline import build_routes
-from cdc_sync.store.migrate import migrate
 
 
 @click.group()
@@ -120,7 +119,6 @@ def offsets_rewind(
         click.echo("\n".join(_plan_lines(plan)), err=as_json)
     confirm(f"rewind group {plan.group.group} on {plan.topic}?", yes)
     engine = state_engine_of(ctx)
-    migrate(engine)
     apply_rewind(kafka, engine, plan, actor())
     done = f"rewound {len(plan.moves)} partition(s) of {plan.topic} for group {plan.group.group} (audited)"
     emit({**plan.as_dict(), "applied": True}, as_json, [done] if not yes else [*_plan_lines(plan), done])

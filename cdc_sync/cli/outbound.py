@@ -20,7 +20,7 @@ from cdc_sync.cli.common import (
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.ops import destinations as destination_ops
 from cdc_sync.ops.reconciler import scheduled_reconcile
-from cdc_sync.outbound.assembly import build_outbound
+from cdc_sync.outbound.assembly import build_outbound, state_engine
 from cdc_sync.store import destinations
 from cdc_sync.store.ledger import LogQuery, sync_log
 from cdc_sync.store.migrate import migrate
@@ -90,7 +90,6 @@ def destinations_list(ctx: click.Context, as_json: bool) -> None:
 def destinations_pause(ctx: click.Context, name: str, reason: str) -> None:
     """Stop sending to NAME; its deliveries are held durably, in order."""
     engine = state_engine_of(ctx)
-    migrate(engine)
     destination_ops.pause(engine, config_of(ctx), name, actor(), reason)
     click.echo(f"{name}: paused ({reason})")
 
@@ -101,7 +100,6 @@ def destinations_pause(ctx: click.Context, name: str, reason: str) -> None:
 def destinations_resume(ctx: click.Context, name: str) -> None:
     """Replay NAME's held deliveries in order (no duplicates), then resume live delivery."""
     engine = state_engine_of(ctx)
-    migrate(engine)
     config = config_of(ctx)
     held = next(s.held for s in destinations.statuses(engine, [name])) if name in config.destinations else 0
     with click.progressbar(range(held), label=f"replaying {name}", file=sys.stderr) as bar:
@@ -141,5 +139,5 @@ def db() -> None:
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
     """Create or upgrade the cdc_sync schema (idempotent)."""
-    applied = migrate(state_engine_of(ctx))
+    applied = migrate(state_engine(settings_of(ctx)))  # not state_engine_of: it migrates silently
     click.echo(f"applied migrations: {applied}" if applied else "schema is up to date")

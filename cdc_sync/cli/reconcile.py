@@ -11,7 +11,6 @@ import click
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
 from cdc_sync.ops.reconcile import EXTRAS_KEPT, DestinationReport, FixSummary, RecordComparison
 from cdc_sync.ops.reconciler import Reconciler, ReconcileRequest
-from cdc_sync.store.migrate import migrate
 
 LISTED = 50  # differences listed per destination in text output; --json lists every one
 
@@ -59,7 +58,6 @@ def reconcile(
     """
     settings, config = settings_of(ctx), config_of(ctx)
     engine = state_engine_of(ctx)
-    migrate(engine)
     with Progress() as progress:
         confirm = Confirm(yes, progress)
         reconciler = Reconciler(engine, config, settings.topic_prefix, progress=progress, confirm=confirm)

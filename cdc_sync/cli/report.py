@@ -61,7 +61,10 @@ def report(
     # matplotlib takes ~0.4 s to import: only this command pays for it, not every cdc-sync call.
     from cdc_sync.ops.report_html import render_html
 
-    out.write_text(render_html(built), encoding="utf-8")
+    try:
+        out.write_text(render_html(built), encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(str(out), exc.strerror) from exc
     if as_json:
         click.echo(json.dumps({"out": str(out), **summary_data(built)}, indent=2))
     else:

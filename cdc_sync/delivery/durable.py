@@ -33,6 +33,7 @@ class DurableHooks:
         self._ledger.add(attempt_row(delivery, attempt, outcome, action.value, now))
         metrics.DELIVERIES.labels(delivery.destination, action.value).inc()
         metrics.REQUEST_LATENCY.labels(delivery.destination).observe(outcome.latency_s)
+        # Counted when a retried delivery ends; a held one (paused destination) has not ended yet.
         if attempt > 1 and action in (Action.OK, Action.DEAD_LETTER):
             ended = "succeeded" if action is Action.OK else "failed"
             metrics.RETRIED_DELIVERIES.labels(delivery.destination, ended).inc()
@@ -92,7 +93,6 @@ class DurableHooks:
                 destinations.set_state, self._engine, delivery.destination, "paused", reason, incident
             )
             metrics.PAUSED.labels(delivery.destination).set(1)
-            metrics.RETRIED_DELIVERIES.labels(delivery.destination, "failed").inc()
             message = (
                 f"SEVERE {summary}; destination paused awaiting manual confirmation (incident {incident})"
             )

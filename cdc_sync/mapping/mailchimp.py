@@ -17,6 +17,8 @@ from cdc_sync.mapping.normalize import (
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper, contact_id
 from cdc_sync.rules.consent import check_resubscribe
 
+ARCHIVE = "member.archive"
+
 # Contacts exist in the audience for transactional mail until a subscription says otherwise:
 # pushing master data must never subscribe anyone.
 STATUS_IF_NEW = "transactional"
@@ -82,7 +84,7 @@ def _contact_archive(item: MapInput) -> Mapped:
     except RejectedEvent:
         return NOTHING  # never reached the audience
     request = VendorRequest(method="DELETE", path=_members(item, email), not_found_ok=True)
-    return Mapped((item.delivery(_entity((item.before or {}).get("id")), "member.archive", request),))
+    return Mapped((item.delivery(_entity((item.before or {}).get("id")), ARCHIVE, request),))
 
 
 def contacts(item: MapInput) -> Mapped:

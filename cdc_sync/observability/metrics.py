@@ -63,9 +63,6 @@ DEAD_LETTERS_OPEN = Gauge("cdc_sync_dead_letters_open", "Open dead letters (DLQ 
 DEAD_LETTER_OLDEST_AGE = Gauge(
     "cdc_sync_dead_letter_oldest_age_seconds", "Age of the oldest open dead letter", ["destination"]
 )
-DEAD_LETTER_REPLAYS = Counter(
-    "cdc_sync_dead_letter_replays_total", "Dead letters replayed, by outcome", ["destination", "outcome"]
-)
 CONSUMER_LAG = Gauge(
     "cdc_sync_consumer_lag_messages", "End offset minus committed offset", ["topic", "partition"]
 )

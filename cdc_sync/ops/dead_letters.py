@@ -26,7 +26,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Column, Engine
-from sqlalchemy.exc import NoSuchTableError
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.destinations import build_destination
@@ -35,7 +34,6 @@ from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.events import ChangeEvent
-from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.ops.dead_letter_rules import (
     KeyColumn,
@@ -54,7 +52,7 @@ from cdc_sync.ops.dead_letter_rules import (
 )
 from cdc_sync.ops.destinations import ReplayHalted
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
-from cdc_sync.outbound.pipeline import EventPlan, build_routes, lookup_ids, plan_event
+from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit, audit_in
 from cdc_sync.store.crm import fetch_lookups
@@ -248,7 +246,8 @@ class _Session:
         """The stale payload must not undo a later change the vendor already has."""
         if self._fresh:
             return None
-        later = [d for d in deliveries if acknowledged_later(self._ctx.engine, d)]
+        engine = self._ctx.engine
+        later = [d for d in deliveries if acknowledged_later(engine, d, {d.operation, *REMOVALS})]
         if not later:
             return None
         what = ", ".join(f"{d.operation} to {d.destination}" for d in later)
@@ -315,7 +314,6 @@ class _Session:
         return self._lanes[name]
 
     def _record(self, letter: StoredLetter, result: LetterResult) -> None:
-        metrics.DEAD_LETTER_REPLAYS.labels(letter.destination or "", result.outcome).inc()
         record = replay_record(result, self._fresh)
         before = {"status": "open", "reason": letter.reason}
         after = {"status": result.status, "delivered": result.delivered}
@@ -348,11 +346,7 @@ def _result(
 
 def key_columns(engine: Engine, table: str) -> list[KeyColumn]:
     """The primary key columns of a CRM table (schema-qualified), with their Python types."""
-    try:
-        reflected = crm_table(engine, table)
-    except NoSuchTableError:
-        raise CdcSyncError(f"table {table} is not in the CRM") from None
-    return [(column.name, _python_type(column)) for column in reflected.primary_key.columns]
+    return [(column.name, _python_type(column)) for column in crm_table(engine, table).primary_key.columns]
 
 
 def _python_type(column: Column[Any]) -> type:

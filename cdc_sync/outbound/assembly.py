@@ -33,7 +33,10 @@ class Outbound:
 
 
 def state_engine(settings: Settings) -> Engine:
-    return create_engine(settings.crm_dsn.get_secret_value(), pool_pre_ping=True, pool_size=10)
+    # hide_parameters: SQL errors reach logs, and the parameters would carry the CRM's personal data.
+    return create_engine(
+        settings.crm_dsn.get_secret_value(), pool_pre_ping=True, pool_size=10, hide_parameters=True
+    )
 
 
 def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:

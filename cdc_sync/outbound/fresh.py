@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, and_, select, text, tuple_
+from sqlalchemy.exc import NoSuchTableError
 
 from cdc_sync.config import Owner
+from cdc_sync.errors import RejectedEvent
 from cdc_sync.events import ChangeEvent, Row, SourcePosition
 from cdc_sync.mapping.routes import Lookups
 from cdc_sync.outbound.pipeline import EventPlan, Route, lookup_ids, plan_event
@@ -43,7 +45,10 @@ def crm_table(engine: Engine, table: str) -> Table:
     """A CRM table (schema-qualified name) as the catalog describes it, read once per process
     (a replay or a fix asks often)."""
     schema, _, name = table.rpartition(".")
-    return Table(name, MetaData(schema=schema or None), autoload_with=engine)
+    try:
+        return Table(name, MetaData(schema=schema or None), autoload_with=engine)
+    except NoSuchTableError:
+        raise RejectedEvent(f"table {table} is not in the CRM") from None
 
 
 def _rows(conn: Connection, table: Table, keys: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Row]:

@@ -19,6 +19,8 @@ from cdc_sync.mapping.routes import Lookups, MapInput, Mapped, TableMapper
 from cdc_sync.outbound.loop_guard import is_echo
 from cdc_sync.rules.authority import outbound_fields
 
+# Operations that take the object away at its vendor: any earlier change of it is stale after one.
+REMOVALS: frozenset[str] = frozenset({mailchimp.ARCHIVE})
 _MAPPERS_BY_KIND: dict[str, Mapping[str, TableMapper]] = {
     "mailchimp": mailchimp.MAPPERS,
     "zendesk": zendesk.MAPPERS,

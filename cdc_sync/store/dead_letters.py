@@ -64,7 +64,7 @@ class StoredLetter:
     payload: Any
     response: Any
     idempotency_key: str | None
-    status: LetterStatus
+    status: str  # a LetterStatus, or whatever else a person wrote there (never taken as open)
     topic: str | None
     partition: int | None
     offset: int | None
@@ -100,7 +100,7 @@ def _stored(row: Any) -> StoredLetter:
         payload=row.payload,
         response=row.response,
         idempotency_key=row.idempotency_key,
-        status=STATUSES.get(row.status, "open"),
+        status=row.status,
         topic=row.topic,
         partition=row.kafka_partition,
         offset=row.kafka_offset,

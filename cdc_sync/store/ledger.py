@@ -1,6 +1,7 @@
 """The delivery ledger: every attempt, written in batches off the hot path; the sync log query."""
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,15 +86,15 @@ def sync_log(engine: Engine, query: LogQuery) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in conn.execute(statement)]
 
 
-def acknowledged_later(engine: Engine, delivery: Delivery) -> bool:
-    """Whether a later change of the same kind for the same object already reached the vendor."""
+def acknowledged_later(engine: Engine, delivery: Delivery, operations: Collection[str]) -> bool:
+    """Whether a later change of the object (one of `operations`) already reached the vendor."""
     c = deliveries.c
     if delivery.source.lsn is None:
         return False
     statement = select(c.id).where(
         c.entity == delivery.entity,
         c.destination == delivery.destination,
-        c.operation == delivery.operation,
+        c.operation.in_(list(operations)),
         c.outcome == "ok",
         c.lsn > delivery.source.lsn,
     )

@@ -67,3 +67,24 @@ def test_the_separate_writer_measures_receipt_to_commit(inbound: Process) -> Non
     counted = partial(samples, url, "cdc_sync_inbound_end_to_end_latency_seconds_count")
     assert wait_for("inbound latency observed by the writer", counted, 30)
     assert samples(url, "cdc_sync_inbound_events_total")
+
+
+# What `cdc-sync run` shows from its start, per configured destination or routed table, so rules
+# taking increase() see the first event (names alone would pass even for a metric never written).
+PRIMED = [
+    'cdc_sync_deliveries_total{destination="marketing",outcome="ok"}',
+    'cdc_sync_retries_total{destination="helpdesk"}',
+    'cdc_sync_retried_deliveries_total{destination="marketing",outcome="failed"}',
+    'cdc_sync_contract_violations_total{table="public.contacts"}',
+    'cdc_sync_alerts_total{kind="escalation",severity="severe"}',  # labels sorted by name
+    'cdc_sync_destination_paused{destination="marketing"}',
+]
+
+
+def test_run_shows_the_series_the_alert_rules_count_from_the_start(runner: Runner) -> None:
+    def missing() -> list[str]:
+        lines = exposition(str(runner.ready_url)).splitlines()
+        return [series for series in PRIMED if not any(line.startswith(f"{series} ") for line in lines)]
+
+    # The paused gauge is set by the state chore a second after start.
+    wait_for("every primed series", lambda: not missing(), timeout_s=10)
