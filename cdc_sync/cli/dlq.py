@@ -77,6 +77,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
+@click.option("--object", "entity", help="Only letters of this object, e.g. contact:42.")
 @click.option("--destination", help="Only letters for this destination.")
 @click.option("--reason", help="Only letters whose reason contains this text (case-insensitive).")
 @click.option("--since", type=INSTANT, help="Only letters at or after this time (ISO 8601, or 24h, 90m ago).")
@@ -91,6 +92,7 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(
     ctx: click.Context,
+    entity: str | None,
     destination: str | None,
     reason: str | None,
     since: datetime | None,
@@ -99,7 +101,7 @@ def dlq_list(
     as_json: bool,
 ) -> None:
     """Dead letters, newest first: id, time, destination (* = every one), entity, kind, status, reason."""
-    query = LetterQuery(destination, reason, since, STATUSES.get(status), limit)
+    query = LetterQuery(destination, reason, since, STATUSES.get(status), limit, entity)
     rows = [_summary(letter) for letter in list_letters(_engine(ctx), query)]
     emit(rows, as_json, [_summary_line(row) for row in rows] or ["no dead letters match"])
 

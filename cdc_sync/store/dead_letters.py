@@ -87,6 +87,7 @@ class LetterQuery:
     since: datetime | None = None
     status: LetterStatus | None = "open"  # None: every status
     limit: int = 100
+    entity: str | None = None  # contact:42
 
 
 def _stored(row: Any) -> StoredLetter:
@@ -118,6 +119,8 @@ def list_letters(engine: Engine, query: LetterQuery) -> list[StoredLetter]:
     statement = select(dead_letters).order_by(c.id.desc()).limit(query.limit)
     if query.destination:
         statement = statement.where(c.destination == query.destination)
+    if query.entity:
+        statement = statement.where(c.entity == query.entity)
     if query.reason:
         statement = statement.where(c.reason.icontains(query.reason, autoescape=True))
     if query.since:
