@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.policy import Action
+from cdc_sync.errors import CdcSyncError
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import alerts, destinations
@@ -120,6 +121,25 @@ class DurableHooks:
         }
         if severity == "severe" and await self._notifier.notify({**alert, "details": details}):
             await asyncio.to_thread(alerts.mark_notified, self._engine, alert_id)
+
+
+class ReplayHalted(CdcSyncError):
+    """The destination kept failing while an operator's replay was sending to it."""
+
+
+class HaltingHooks(DurableHooks):
+    """For replays an operator runs (held queue, dead letters): a destination that keeps failing
+    stops the replay instead of escalating and pausing the live service's destination."""
+
+    def __init__(self, engine: Engine, ledger: LedgerWriter, notifier: Notifier, aftermath: str) -> None:
+        super().__init__(engine, ledger, notifier)
+        self._aftermath = aftermath
+
+    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
+        raise ReplayHalted(
+            f"{delivery.destination} still failing ({last.summary}) while replaying {delivery.entity}; "
+            f"{self._aftermath}"
+        )
 
 
 def _about(delivery: Delivery) -> dict[str, Any]:

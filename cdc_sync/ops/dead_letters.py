@@ -29,7 +29,7 @@ from sqlalchemy import Column, Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.destinations import build_destination
-from cdc_sync.delivery.durable import DurableHooks
+from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import CdcSyncError, ConfigError
@@ -50,7 +50,6 @@ from cdc_sync.ops.dead_letter_rules import (
     routes_for,
     row_key,
 )
-from cdc_sync.ops.destinations import ReplayHalted
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
 from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.store import destinations
@@ -180,22 +179,15 @@ def discard(engine: Engine, letter_id: int, reason: str, actor: str) -> StoredLe
     return get_letter(engine, letter_id)
 
 
-class _LetterHooks(DurableHooks):
-    """The normal durable hooks, except that a refusal notes the new letter's id, and a destination
-    that keeps failing halts the replay rather than pausing the live service's destination."""
+class _LetterHooks(HaltingHooks):
+    """Halting hooks that also note the id of each letter a refusal writes."""
 
     def __init__(self, engine: Engine, ledger: LedgerWriter, notifier: Notifier) -> None:
-        super().__init__(engine, ledger, notifier)
+        super().__init__(engine, ledger, notifier, "the replay stopped and the letter stays open")
         self.new_letters: list[int] = []
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
         self.new_letters.append(await self.write_letter(delivery, outcome))
-
-    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
-        raise ReplayHalted(
-            f"{delivery.destination} still failing ({last.summary}) while replaying {delivery.entity}; "
-            "the replay stopped and the letter stays open"
-        )
 
 
 @dataclass(frozen=True)

@@ -12,26 +12,15 @@ from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.destinations import build_destination
-from cdc_sync.delivery.durable import DurableHooks
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.sender import Lane
-from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
 
-
-class ReplayHalted(CdcSyncError):
-    """The destination failed again while its held queue was replayed."""
-
-
-class _ReplayHooks(DurableHooks):
-    async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
-        raise ReplayHalted(
-            f"{delivery.destination} still failing ({last.summary}) while replaying {delivery.entity}; "
-            "it stays paused with the rest of its queue held"
-        )
+_HELD = "it stays paused with the rest of its queue held"
 
 
 @dataclass(frozen=True)
@@ -60,7 +49,7 @@ async def resume(
     ledger = LedgerWriter(engine)
     notifier = Notifier(config.notifications)
     destination = build_destination(name, config.destinations[name])
-    lane = Lane(config.destinations[name], destination, _ReplayHooks(engine, ledger, notifier))
+    lane = Lane(config.destinations[name], destination, HaltingHooks(engine, ledger, notifier, _HELD))
     replayed = 0
     try:
         while not destinations.activate_if_empty(engine, name, f"resumed by {actor}"):
