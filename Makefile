@@ -7,7 +7,7 @@ STACK := ops/stack.sh
 # Point cdc-sync at the native stack (ports and roles from ops/stack.env).
 STACK_ENV = set -a; eval "$$($(STACK) env)"; set +a
 
-.PHONY: help deps demo test unit integration lint bench stack-up stack-down stack-status clean
+.PHONY: help deps demo test unit integration lint bench bench-peer stack-up stack-down stack-status clean
 
 help:
 	@echo "make demo | test | bench | lint | stack-up | stack-down | stack-status"
@@ -52,6 +52,10 @@ test: lint
 
 bench: stack-up
 	$(STACK_ENV); $(PY) -m bench
+
+# cdc-sync's webhook destination beside Debezium Server's HTTP sink (ops/peer/) on the same changes.
+bench-peer: stack-up
+	$(STACK_ENV); $(PY) -m bench.peer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,145 +1,161 @@
-"""Full-pipeline throughput and end-to-end latency, measured against the no-fault sandboxes.
+"""Full-pipeline throughput and end-to-end latency of `cdc-sync run`, against the no-fault sandboxes.
 
-throughput: N contacts are written to the CRM first; a fresh consumer group then reads them
-from the offsets before the writes, and the clock runs from the first to the last vendor ack.
-latency: contacts are written at a steady rate while `cdc-sync run` is live; per change the
-ledger's ack time is compared with the PostgreSQL commit time and with the Kafka record's
-timestamp (when Debezium produced it), which gives the part cdc-sync adds.
+throughput: N changes in the mix are written to the CRM and are all in Kafka before
+`cdc-sync run` starts with a fresh group at the offsets before them; the rate runs from the
+first to the last vendor ack and counts CRM row changes, each checked to have taken effect at
+its vendors exactly once.
+latency: the mix at a steady rate while `cdc-sync run` is live; per ack, PostgreSQL commit →
+vendor ack from the ledger, and Kafka record timestamp → ack (the part cdc-sync adds).
 """
 
-import time
+import os
 import uuid
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import Engine, text
-
+from bench.acks import Acks, Ledger, verdict
+from bench.drain import RunningSync, Waited, ack_seconds, cdc_sync_run
 from bench.figures import percentiles
-from bench.processes import CLI, bench_config, commit_group, end_offsets, running
-from cdc_sync.settings import Settings
+from bench.load import MixedLoad, SteadyWrites, write_all, write_steadily
+from bench.processes import OVERRIDES, reset_sandboxes, tombstones_on_delete
+from bench.rig import Rig
+from bench.window import Window, commit_group, end_offsets, kafka_timestamps, wait_produced
 
-TOPIC = "crm.public.contacts"
-
-
-def insert_contacts(crm: Engine, count: int, tag: str) -> None:
-    with crm.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO contacts (first_name, last_name, email, phone, country, locale, timezone) "
-                "SELECT 'Bench', 'Mark ' || g, :tag || '-' || g || '@example.com', '+4930123456', 'DE', "
-                "'de-DE', 'Europe/Berlin' FROM generate_series(1, :n) g"
-            ),
-            {"tag": tag, "n": count},
-        )
+CHUNK = 5000  # changes per transaction when pre-producing
+TOMBSTONES = tombstones_on_delete()
+TICK_S = float(os.environ.get("BENCH_TICK_MS", "20")) / 1000
 
 
-def acks(state: Engine, since: datetime, destinations: int, count: int, timeout_s: float) -> list[Any]:
-    """Wait for `count` changes acknowledged by every destination; returns their ledger rows."""
-    query = text(
-        "SELECT kafka_partition, kafka_offset, commit_ts, at FROM cdc_sync.deliveries "
-        "WHERE outcome = 'ok' AND at >= :since AND table_name = 'public.contacts' "
-        "AND operation <> 'member.tags.phone'"
+@dataclass
+class Prepared:
+    """A phase's starting point: sandboxes reset, contacts seeded, the window open, a group at it."""
+
+    load: MixedLoad
+    window: Window
+    ledger: Ledger
+    group: str
+
+
+def prepare(rig: Rig, name: str, changes: int) -> Prepared:
+    reset_sandboxes()
+    before = end_offsets(rig.settings.kafka_bootstrap, rig.topics)
+    load = MixedLoad.seeded(rig.crm, changes)
+    starts = wait_produced(rig.settings.kafka_bootstrap, rig.topics, before, load.seed_records)
+    window = Window(starts)
+    group = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+    commit_group(rig.settings.kafka_bootstrap, group, window, rig.topics)
+    return Prepared(load, window, Ledger(rig.state, rig.destinations, window), group)
+
+
+def close_window(rig: Rig, phase: Prepared, progress: bool = False) -> None:
+    """Waits until Debezium has produced every change written so far; the ledger counts that window."""
+    ends = wait_produced(
+        rig.settings.kafka_bootstrap,
+        rig.topics,
+        phase.window.starts,
+        phase.load.kafka_records(TOMBSTONES),
+        progress,
     )
-    deadline = time.monotonic() + timeout_s
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        with state.connect() as conn:
-            rows = list(conn.execute(query, {"since": since}).all())
-        if len(rows) >= count * destinations:
-            return rows
-        time.sleep(0.5)
-    raise SystemExit(f"bench: only {len(rows)} of {count * destinations} acks after {timeout_s:.0f}s")
+    phase.window = phase.window.closed(ends)
+    phase.ledger.window = phase.window
 
 
-def throughput(
-    settings: Settings, crm: Engine, state: Engine, tmp: Path, count: int
-) -> tuple[dict[str, Any], list[TopicPartition]]:
-    """Pipeline rate over `count` pre-produced changes; also returns where they start in Kafka."""
-    group = f"bench-pipeline-{uuid.uuid4().hex[:6]}"
-    starts = end_offsets(settings.kafka_bootstrap, TOPIC)
-    commit_group(settings.kafka_bootstrap, group, starts)
-    since = datetime.now().astimezone()
-    insert_contacts(crm, count, f"tp-{uuid.uuid4().hex[:6]}")
-    _wait_produced(settings, count)
-    config = bench_config(tmp / "bench-throughput.toml", group)
-    with running([CLI, "--config", str(config), "run"], tmp / "bench-run.log"):
-        rows = acks(state, since, 2, count, timeout_s=600)
-    first_ack, last_ack = min(r.at for r in rows), max(r.at for r in rows)
-    seconds = (last_ack - first_ack).total_seconds()
-    figures = {
-        "events": count,
-        "vendor_requests": len(rows),
-        "seconds": round(seconds, 3),
-        "events_per_s": round(count / seconds, 1),
+def delivered(rig: Rig, phase: Prepared, sync: RunningSync, waited: Waited) -> dict[str, Any]:
+    """The figures every drained phase reports: rate, per-destination verdicts, CPU, memory."""
+    changes, seconds = phase.load.changes, ack_seconds(waited.acks)
+    expected = phase.load.expected_acks()
+    destinations = {
+        name: verdict(phase.ledger, name, waited.acks[name], expected.get(name, 0), rig.base_url(name))
+        for name in rig.destinations
     }
-    return figures, starts
+    figures = {
+        "changes": changes,
+        "mix": phase.load.mix(),
+        "kafka_records": phase.window.records,
+        "seconds": round(seconds, 3),
+        "changes_per_s": round(changes / seconds, 1) if seconds > 0 else None,
+        "deliveries_per_s": round(_acked(waited.acks) / seconds, 1) if seconds > 0 else None,
+        "complete": waited.complete,
+        "exactly_once": waited.complete and all(d["exactly_once"] for d in destinations.values()),
+        "destinations": destinations,
+        "failed_attempts": phase.ledger.failed_attempts(),
+        "dead_letters": phase.ledger.dead_letters(),
+        "config_overrides": OVERRIDES,
+        **sync.figures(waited, changes),
+    }
+    if not waited.complete:
+        figures["incomplete"] = waited.reason
+    return figures
 
 
-def _wait_produced(settings: Settings, count: int) -> None:
-    """Debezium has the rows in Kafka before the clock starts (it measures cdc-sync, not capture)."""
-    before = sum(tp.offset for tp in end_offsets(settings.kafka_bootstrap, TOPIC))
-    deadline = time.monotonic() + 120
-    while sum(tp.offset for tp in end_offsets(settings.kafka_bootstrap, TOPIC)) < before + count:
-        if time.monotonic() > deadline:
-            raise SystemExit("bench: Debezium did not produce the changes in 120 s")
-        time.sleep(0.5)
+def _acked(acks: dict[str, Acks]) -> int:
+    return sum(a.acked_keys for a in acks.values())
 
 
-def latency(
-    settings: Settings, crm: Engine, state: Engine, tmp: Path, per_minute: int, seconds: int
-) -> dict[str, Any]:
-    group = f"bench-latency-{uuid.uuid4().hex[:6]}"
-    starts = end_offsets(settings.kafka_bootstrap, TOPIC)
-    commit_group(settings.kafka_bootstrap, group, starts)
-    config = bench_config(tmp / "bench-latency.toml", group)
-    since = datetime.now().astimezone()
-    with running([CLI, "--config", str(config), "run"], tmp / "bench-latency-run.log"):
-        time.sleep(5)  # group joined, partitions assigned
-        written = _steady_writes(crm, per_minute, seconds)
-        rows = acks(state, since, 2, written, timeout_s=300)
-    produced = _kafka_timestamps(settings, starts)
-    end_to_end = [(r.at - r.commit_ts).total_seconds() * 1000 for r in rows]
+def throughput(rig: Rig, count: int) -> tuple[dict[str, Any], Window]:
+    """The rate over `count` pre-produced changes, and the window they occupy (for the ceilings)."""
+    phase = prepare(rig, "pipeline", count)
+    write_all(rig.crm, phase.load, count, CHUNK)
+    close_window(rig, phase)
+    with cdc_sync_run(rig, phase.group) as sync:
+        waited = sync.wait_acked(phase.ledger, phase.load.expected_acks())
+        figures = delivered(rig, phase, sync, waited)
+    return figures, phase.window
+
+
+def latency(rig: Rig, per_minute: int, seconds: float) -> dict[str, Any]:
+    """The mix at `per_minute` for `seconds` while cdc-sync runs; percentiles over every ack."""
+    print(f"latency: {per_minute:,} changes/min for {seconds:.0f}s", flush=True)
+    phase = prepare(rig, f"latency-{per_minute}", int(per_minute * seconds / 60))
+    with cdc_sync_run(rig, phase.group) as sync:
+        _probe(rig, phase, sync)
+        phase.window, phase.ledger = _reopen(rig, phase)
+        before = sync.meter.sample()
+        writes = write_steadily(rig.crm, phase.load, per_minute / 60, seconds, TICK_S)
+        close_window(rig, phase)
+        waited = sync.wait_acked(phase.ledger, phase.load.expected_acks(), before=before)
+        figures = delivered(rig, phase, sync, waited)
+    stamps = kafka_timestamps(rig.settings.kafka_bootstrap, phase.window)
+    return {**_writes(writes), **_latencies(phase.ledger, stamps), **figures}
+
+
+def _probe(rig: Rig, phase: Prepared, sync: RunningSync) -> None:
+    """One change acknowledged end to end: the group has joined and every connection is warm."""
+    with rig.crm.begin() as conn:
+        phase.load.write(conn, 1)
+    close_window(rig, phase)
+    waited = sync.wait_acked(phase.ledger, phase.load.expected_acks())
+    if not waited.complete:
+        raise SystemExit(f"bench: the probe change was not delivered ({waited.reason})")
+
+
+def _reopen(rig: Rig, phase: Prepared) -> tuple[Window, Ledger]:
+    """A window (and ledger scope) that starts after the probe; the load forgets what it wrote."""
+    phase.load.written.clear()
+    window = Window(phase.window.ends)
+    return window, Ledger(rig.state, rig.destinations, window)
+
+
+def _writes(writes: SteadyWrites) -> dict[str, Any]:
+    return {
+        "target_changes_per_s": round(writes.target_per_s, 1),
+        "achieved_changes_per_s": round(writes.achieved_per_s, 1),
+        "rate_achieved": writes.achieved_per_s >= 0.97 * writes.target_per_s,
+        "write_seconds": round(writes.seconds, 1),
+        "write_transactions": writes.transactions,
+        "slowest_write_tick_ms": writes.slowest_tick_ms,
+    }
+
+
+def _latencies(ledger: Ledger, stamps: dict[tuple[str, int, int], float]) -> dict[str, Any]:
+    rows = ledger.latency_rows()
     added = [
-        (r.at.timestamp() * 1000 - produced[(r.kafka_partition, r.kafka_offset)])
+        float(r.at_ms) - stamps[(r.topic, r.kafka_partition, r.kafka_offset)]
         for r in rows
-        if (r.kafka_partition, r.kafka_offset) in produced
+        if (r.topic, r.kafka_partition, r.kafka_offset) in stamps
     ]
     return {
-        "changes_per_minute": per_minute,
-        "changes": written,
         "vendor_acks": len(rows),
-        "end_to_end_ms": percentiles(end_to_end),
+        "end_to_end_ms": percentiles([float(r.end_to_end_ms) for r in rows]),
         "added_by_cdc_sync_ms": percentiles(added),
     }
-
-
-def _steady_writes(crm: Engine, per_minute: int, seconds: int) -> int:
-    interval = 60.0 / per_minute
-    tag = f"lat-{uuid.uuid4().hex[:6]}"
-    start = time.monotonic()
-    written = 0
-    while time.monotonic() - start < seconds:
-        with crm.begin() as conn:
-            conn.execute(
-                text("INSERT INTO contacts (first_name, email, country) VALUES ('Lat', :e, 'DE')"),
-                {"e": f"{tag}-{written}@example.com"},
-            )
-        written += 1
-        time.sleep(max(0.0, start + written * interval - time.monotonic()))
-    return written
-
-
-def _kafka_timestamps(settings: Settings, starts: list[TopicPartition]) -> dict[tuple[int, int], float]:
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-ts", "enable.auto.commit": False}
-    )
-    consumer.assign(starts)
-    stamps: dict[tuple[int, int], float] = {}
-    while batch := consumer.consume(1000, timeout=3):
-        for message in batch:
-            if message.error() is None:
-                stamps[(message.partition() or 0, message.offset() or 0)] = float(message.timestamp()[1])
-    consumer.close()
-    return stamps

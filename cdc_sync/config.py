@@ -40,6 +40,11 @@ class DestinationConfig(_Frozen):
     max_concurrency: int = Field(default=16, ge=1)
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
+    # Batching where the vendor's API has a consent-safe batch form: wait up to batch_window_s
+    # for more deliveries of the same kind, at most batch_max (default and cap: the vendor's own
+    # limit; 1 turns batching off). A webhook receiver gets batches only when batch_max > 1.
+    batch_max: int | None = Field(default=None, ge=1)
+    batch_window_s: float = Field(default=0.02, ge=0, le=1)
 
     def credential(self, name: str) -> SecretStr:
         """The destination's secret, from its environment variable or secret file."""

@@ -258,6 +258,7 @@ status.storage.replication.factor=1
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
 offset.flush.interval.ms=5000
+producer.linger.ms=5
 plugin.path=$JARS_DIR/plugins
 plugin.discovery=hybrid_warn
 config.providers=env

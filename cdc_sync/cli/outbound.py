@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
+import uvloop
 
 from cdc_sync.cli.common import (
     actor,
@@ -51,7 +52,7 @@ def run(ctx: click.Context) -> None:
         finally:
             await outbound.aclose()
 
-    asyncio.run(main())
+    uvloop.run(main())  # libuv's loop: a fraction of asyncio's cost per callback and socket read
     click.echo("cdc-sync run: drained and stopped", err=True)
 
 

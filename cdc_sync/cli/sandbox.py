@@ -1,12 +1,13 @@
 """`cdc-sync sandbox`: the vendor stand-ins with fault injection."""
 
-import asyncio
+import sys
 
 import click
 
 from cdc_sync.observability.logs import register_secrets
 from cdc_sync.sandbox.faults import Faults
-from cdc_sync.sandbox.server import SandboxSettings, parse_duration, serve_sandboxes
+from cdc_sync.sandbox.processes import secrets_of, serve_in_processes
+from cdc_sync.sandbox.server import SandboxSettings, parse_duration
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -31,7 +32,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def sandbox(
     latency: float | None, fail_rate: float, error_status: int, rate_limit: float | None, host: str
 ) -> None:
-    """Marketing (9101), helpdesk (9102) and ERP (9103) sandboxes; faults changeable at /_sandbox/faults."""
+    """Marketing (9101), helpdesk (9102) and ERP (9103) sandboxes, one process each; faults changeable
+    at /_sandbox/faults."""
     faults = Faults(
         latency_ms=int((latency or 0) * 1000),
         error_rate=fail_rate,
@@ -39,14 +41,8 @@ def sandbox(
         rate_limit_per_s=rate_limit,
     )
     settings = SandboxSettings(host=host, faults=faults)
-    register_secrets(
-        settings.mailchimp_api_key,
-        settings.zendesk_api_token,
-        settings.erp_webhook_secret,
-        settings.helpdesk_webhook_secret,
-        settings.marketing_webhook_secret,
-    )
+    register_secrets(*secrets_of(settings))
     click.echo(
         f"sandboxes on {host}: marketing 9101, helpdesk 9102, erp 9103 ({faults.model_dump()})", err=True
     )
-    asyncio.run(serve_sandboxes(settings))
+    sys.exit(serve_in_processes(settings))

@@ -1,129 +1,117 @@
-"""The destination port and its HTTP adapters (Mailchimp, Zendesk, signed webhook).
+"""The destination port and its HTTP adapter (Mailchimp, Zendesk, signed webhook).
 
-Mapping already produced the vendor-shaped request; an adapter adds only what the vendor's
-auth scheme needs, sends, and reports an `Outcome`. httpx errors stop here.
+Mapping already produced the vendor-shaped request; the adapter adds only what the vendor's
+auth scheme needs, sends, and reports an `Outcome` per delivery. Deliveries that share a
+batch group go out as one call of the vendor's batch API (`cdc_sync/vendors/*/batch.py`
+knows each API's shape and per-item answers); everything else is one request each. Every
+request the vendor receives takes a token of the destination's rate limiter, since that is
+what the vendor counts.
 """
 
-import time
-from collections.abc import Callable, Sequence
-from email.utils import parsedate_to_datetime
+import base64
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-import httpx
 import orjson
 
 from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.http import Answer, Headers, HttpPort
 from cdc_sync.delivery.model import Delivery, Outcome
-from cdc_sync.signing import sign
+from cdc_sync.delivery.ratelimit import RateLimiter
 
-Signer = Callable[[Delivery, bytes], dict[str, str]]
+Signer = Callable[[str, bytes], Headers]
 
 
 class Destination(Protocol):
     name: str
+
+    def batch_group(self, delivery: Delivery) -> str | None:
+        """Deliveries of one group may share a request; None: this one goes alone."""
+
+    def batch_limit(self, group: str) -> int: ...
 
     async def send(self, batch: Sequence[Delivery]) -> list[Outcome]: ...
 
     async def aclose(self) -> None: ...
 
 
-def _no_signature(delivery: Delivery, body: bytes) -> dict[str, str]:
+class VendorCalls(Protocol):
+    """What a batch API sends through: single deliveries and raw calls, both paced and keyed."""
+
+    async def send_alone(self, delivery: Delivery) -> Outcome: ...
+
+    async def call(
+        self, method: str, path: str, body: Mapping[str, Any] | None, key: str, extra: Headers | None = None
+    ) -> Answer: ...
+
+
+class BatchApi(Protocol):
+    """A vendor's batch endpoints: how many items a group takes, and one call for many deliveries
+    answered with one outcome per delivery, in order."""
+
+    def limit(self, group: str) -> int: ...
+
+    async def send(self, vendor: VendorCalls, group: str, batch: Sequence[Delivery]) -> list[Outcome]: ...
+
+
+def no_signature(message_id: str, body: bytes) -> Headers:
     return {}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-async def timed_request(
-    client: httpx.AsyncClient, method: str, path: str, **options: Any
-) -> tuple[Outcome, httpx.Response | None]:
-    """One request as the policy sees it (httpx errors become timeout/network outcomes), with the
-    response when there is one."""
-    started = time.perf_counter()
-    try:
-        response = await client.request(method, path, **options)
-    except httpx.TimeoutException:
-        return Outcome(None, time.perf_counter() - started, failure="timeout"), None
-    except httpx.HTTPError as exc:
-        return Outcome(None, time.perf_counter() - started, body=str(exc), failure="network"), None
-    elapsed, retry_after = time.perf_counter() - started, _retry_after(response)
-    return Outcome(response.status_code, elapsed, response.text[:2000], retry_after_s=retry_after), response
+def basic_auth(user: str, secret: str) -> Headers:
+    token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 class HttpDestination:
-    """Sends each delivery as one HTTP request over a shared, keep-alive connection pool."""
+    """One destination's requests over a keep-alive pool, batched where its vendor allows."""
 
     def __init__(
         self,
         name: str,
         config: DestinationConfig,
-        auth: httpx.Auth | None = None,
-        signer: Signer = _no_signature,
-        transport: httpx.AsyncBaseTransport | None = None,
+        port: HttpPort,
+        auth: Headers | None = None,
+        signer: Signer = no_signature,
+        batch_api: BatchApi | None = None,
     ) -> None:
         self.name = name
-        limits = httpx.Limits(
-            max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
-        )
-        self._client = httpx.AsyncClient(
-            base_url=config.base_url, auth=auth, timeout=config.timeout_s, limits=limits, transport=transport
-        )
+        self._port = port
+        self._auth = auth or {}
         self._signer = signer
+        self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
+        self._batching = batch_api if config.batch_max != 1 else None
+        self._batch_max = config.batch_max
+
+    def batch_group(self, delivery: Delivery) -> str | None:
+        form = delivery.request.batch
+        return form.group if form is not None and self._batching is not None else None
+
+    def batch_limit(self, group: str) -> int:
+        if self._batching is None:
+            return 1
+        return min(self._batch_max or self._batching.limit(group), self._batching.limit(group))
 
     async def send(self, batch: Sequence[Delivery]) -> list[Outcome]:
-        return [await self._send_one(delivery) for delivery in batch]
+        group = self.batch_group(batch[0]) if batch else None
+        if self._batching is None or group is None or len(batch) == 1:
+            return [await self.send_alone(delivery) for delivery in batch]
+        return await self._batching.send(self, group, batch)
 
-    async def _send_one(self, delivery: Delivery) -> Outcome:
+    async def send_alone(self, delivery: Delivery) -> Outcome:
         request = delivery.request
-        body = b"" if request.body is None else orjson.dumps(request.body)
-        headers = {"Idempotency-Key": delivery.idempotency_key, **self._signer(delivery, body)}
-        if request.body is not None:
+        return (await self.call(request.method, request.path, request.body, delivery.idempotency_key)).outcome
+
+    async def call(
+        self, method: str, path: str, body: Mapping[str, Any] | None, key: str, extra: Headers | None = None
+    ) -> Answer:
+        """One request to the vendor (paced by the rate limiter), signed and keyed."""
+        content = None if body is None else orjson.dumps(body)
+        headers = {**self._auth, "Idempotency-Key": key, **self._signer(key, content or b""), **(extra or {})}
+        if content is not None:
             headers["Content-Type"] = "application/json"
-        outcome, _ = await timed_request(
-            self._client, request.method, request.path, content=body, headers=headers
-        )
-        return outcome
+        await self._limiter.acquire()
+        return await self._port.request(method, path, content, headers)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _standard_webhooks_signer(secret: str) -> Signer:
-    def signer(delivery: Delivery, body: bytes) -> dict[str, str]:
-        timestamp = str(int(time.time()))
-        return {
-            "webhook-id": delivery.idempotency_key,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": sign(secret, delivery.idempotency_key, int(timestamp), body),
-        }
-
-    return signer
-
-
-Credentials = Callable[[DestinationConfig, str], tuple[httpx.Auth | None, Signer]]
-
-# How each kind proves who it is: Mailchimp Basic `anystring:<api key>`, Zendesk Basic
-# `<email>/token:<api token>`, the webhook destination signs with Standard Webhooks.
-CREDENTIALS: dict[str, Credentials] = {
-    "mailchimp": lambda config, secret: (httpx.BasicAuth("cdc-sync", secret), _no_signature),
-    "zendesk": lambda config, secret: (httpx.BasicAuth(f"{config.agent_email}/token", secret), _no_signature),
-    "webhook": lambda config, secret: (None, _standard_webhooks_signer(secret)),
-}
-
-
-def build_destination(
-    name: str, config: DestinationConfig, transport: httpx.AsyncBaseTransport | None = None
-) -> HttpDestination:
-    """The adapter for a configured destination, with its credential from the environment."""
-    auth, signer = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
-    return HttpDestination(name, config, auth=auth, signer=signer, transport=transport)
+        await self._port.aclose()

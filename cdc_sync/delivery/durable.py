@@ -1,6 +1,7 @@
 """`DeliveryHooks` over the state store: ledger, dead letters, alerts, incidents, pauses."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,19 @@ class DurableHooks:
             metrics.RATE_LIMIT_HITS.labels(delivery.destination).inc()
         if action in (Action.RETRY, Action.RETRY_AFTER):
             metrics.RETRIES.labels(delivery.destination).inc()
+
+    def superseded(self, delivery: Delivery) -> None:
+        self._ledger.add(attempt_row(delivery, 0, Outcome(None, 0.0), "superseded", datetime.now(UTC)))
+        metrics.DELIVERIES.labels(delivery.destination, "superseded").inc()
+
+    def durable(self, done: Callable[[], None]) -> None:
+        """`done` runs on this loop once the ledger holds every row written so far."""
+        loop = asyncio.get_running_loop()
+
+        def on_loop() -> None:
+            loop.call_soon_threadsafe(done)
+
+        self._ledger.when_durable(on_loop)
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
         await self.write_letter(delivery, outcome)

@@ -13,6 +13,16 @@ Method = Literal["GET", "PUT", "POST", "DELETE", "PATCH"]
 Failure = Literal["timeout", "network"]
 
 
+class BatchForm(BaseModel):
+    """The same change as one item of the vendor's batch API: requests whose `group` is equal
+    may share one call (e.g. Zendesk `users`, Mailchimp new members, one static segment)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    item: dict[str, Any]
+
+
 class VendorRequest(BaseModel):
     """One HTTP call in the vendor's own API shape (paths relative to the destination's base URL)."""
 
@@ -23,6 +33,10 @@ class VendorRequest(BaseModel):
     body: dict[str, Any] | None = None
     # A 404 means "nothing to do" (e.g. removing a tag from a member that never existed).
     not_found_ok: bool = False
+    batch: BatchForm | None = None  # None: this call has no consent-safe batch form
+    # Requests with the same merge key carry the object's whole state for that target, so a
+    # later one queued right behind makes an earlier one pointless (latest wins).
+    merge_key: str | None = None
 
 
 class Delivery(BaseModel):
@@ -54,6 +68,12 @@ class Outcome:
         if self.failure is not None:
             return f"{self.failure} after {self.latency_s:.3f}s"
         return f"HTTP {self.status}: {self.body[:500]}"
+
+
+def supersedes(later: Delivery, earlier: Delivery) -> bool:
+    """Whether `later`, queued right behind `earlier` for the same object, makes it pointless."""
+    key = earlier.request.merge_key
+    return key is not None and key == later.request.merge_key and later.operation == earlier.operation
 
 
 def idempotency_key(event: ChangeEvent, destination: str, operation: str) -> str:

@@ -1,5 +1,5 @@
-"""The delivery engine: per-entity ordering, concurrency across entities, retries,
-compensation, escalation and holding while a destination is paused.
+"""The delivery engine: per-entity ordering, concurrency across entities, batching, merging,
+retries, compensation, escalation and holding while a destination is paused.
 
 Everything durable (ledger, dead letters, held queue, alerts) goes through `DeliveryHooks`;
 this module only decides what happens next, using the pure policy.
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.batching import BatchWindow
 from cdc_sync.delivery.destinations import Destination
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.delivery.model import Delivery, Outcome, supersedes
 from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
-from cdc_sync.delivery.ratelimit import RateLimiter
 
 Done = Callable[[], None]
 log = logging.getLogger(__name__)
@@ -27,6 +27,12 @@ class DeliveryHooks(Protocol):
     """The durable side effects of delivering (implemented over the state store)."""
 
     def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None: ...
+
+    def superseded(self, delivery: Delivery) -> None:
+        """A later change of the same object made this delivery pointless; it is not sent."""
+
+    def durable(self, done: Done) -> None:
+        """Run `done` once everything recorded about the delivery so far is durable."""
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None: ...
 
@@ -59,8 +65,8 @@ class Lane:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._limiter = RateLimiter(self.config.rate_limit_per_s * self.config.rate_target)
-        self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        slots = asyncio.Semaphore(self.config.max_concurrency)
+        self._window = BatchWindow(self.destination, self.config.batch_window_s, slots)
 
     def submit(self, delivery: Delivery, done: Done) -> None:
         """Queue behind earlier deliveries of the same entity; `done` runs once it is durable."""
@@ -74,6 +80,8 @@ class Lane:
     async def _drain(self, entity: str) -> None:
         queue = self._queues[entity]
         while queue and not self.closing:
+            if not self.paused:  # held deliveries stay as they were: resume replays each one
+                self._merge(queue)
             pending = queue[0]
             try:
                 if not await self.deliver(pending.delivery):
@@ -86,9 +94,17 @@ class Lane:
                 )
                 await asyncio.sleep(1.0)
                 continue
-            pending.done()
+            self.hooks.durable(pending.done)
             queue.popleft()
         del self._queues[entity]
+
+    def _merge(self, queue: deque[_Pending]) -> None:
+        """Latest wins: a delivery whose successor carries the object's whole state again is
+        recorded as superseded and counts as done (its offset may move on) without being sent."""
+        while len(queue) > 1 and supersedes(queue[1].delivery, queue[0].delivery):
+            earlier = queue.popleft()
+            self.hooks.superseded(earlier.delivery)
+            self.hooks.durable(earlier.done)
 
     async def deliver(self, delivery: Delivery) -> bool:
         """Deliver one request until it is acknowledged, dead-lettered or held (True), or the lane
@@ -114,12 +130,9 @@ class Lane:
         return False
 
     async def _attempt(self, delivery: Delivery) -> Outcome:
-        # Slot first, token second: a token taken while waiting for a slot would let requests
-        # queued behind slow ones leave together, in a burst above the rate.
-        async with self._slots:
-            await self._limiter.acquire()
-            (outcome,) = await self.destination.send([delivery])
-        return outcome
+        # The window takes a connection slot per vendor call; the adapter takes a rate-limit token
+        # per request it makes, after the slot, so requests queued behind slow ones never burst.
+        return await self._window.send(delivery)
 
     async def _compensate(self, delivery: Delivery, outcome: Outcome, failures: int) -> None:
         if outcome.failure == "timeout" or outcome.latency_s > self.config.latency_threshold_s:

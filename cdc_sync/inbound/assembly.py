@@ -1,9 +1,10 @@
 """Builds the inbound service: the webhook app over the durable inbox, and the writer."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.config import AppConfig
 from cdc_sync.inbound.app import create_app
+from cdc_sync.inbound.batcher import InboxBatcher, new_per_event
 from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.inbound.writer import Writer
 from cdc_sync.observability import metrics
@@ -21,17 +23,18 @@ from cdc_sync.store import alerts, inbox
 
 @dataclass(frozen=True)
 class StoreInbox:
-    """The app's inbox port over PostgreSQL: committed before the webhook is answered."""
+    """Group commit over PostgreSQL: one batch of events, one statement, one transaction."""
 
     engine: Engine
 
-    async def put(self, event: InboundEvent) -> bool:
-        return await asyncio.to_thread(inbox.put, self.engine, event)
+    async def put_many(self, events: Sequence[InboundEvent]) -> list[bool]:
+        inserted = await asyncio.to_thread(inbox.put_many, self.engine, events)
+        return new_per_event([(e.source, e.event_id) for e in events], inserted)
 
 
 def build_writer(engine: Engine, config: AppConfig) -> Writer:
     systems = {name: source.system for name, source in config.sources.items()}
-    return Writer(engine, systems, config.authority)
+    return Writer(engine, systems, config.authority, wakeup=partial(inbox.wake_on_insert, engine))
 
 
 def build_app(engine: Engine, config: AppConfig) -> FastAPI:
@@ -51,14 +54,16 @@ def build_app(engine: Engine, config: AppConfig) -> FastAPI:
 
         return await asyncio.to_thread(ping)
 
-    app = create_app(config.sources, StoreInbox(engine), on_rejected=on_rejected, ready=ready)
+    batcher = InboxBatcher(StoreInbox(engine).put_many)
+    app = create_app(config.sources, batcher, on_rejected=on_rejected, ready=ready)
     for source in config.sources:  # at 0 from the start, so the first forged request is an increase
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)
-    return _with_state_gauges(app, StateGauges(engine, config.destinations))
+    return _with_state_gauges(app, StateGauges(engine, config.destinations), batcher)
 
 
-def _with_state_gauges(app: FastAPI, gauges: StateGauges) -> FastAPI:
-    """Refresh DLQ depth and slot lag while the app runs, so serve's /metrics has them too."""
+def _with_state_gauges(app: FastAPI, gauges: StateGauges, batcher: InboxBatcher) -> FastAPI:
+    """Refresh DLQ depth and slot lag while the app runs, so serve's /metrics has them too; stop
+    the inbox batcher once the server has answered its last request."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -69,6 +74,7 @@ def _with_state_gauges(app: FastAPI, gauges: StateGauges) -> FastAPI:
                 yield state
         finally:
             refreshing.cancel()
+            await batcher.close()
 
     app.router.lifespan_context = lifespan
     return app

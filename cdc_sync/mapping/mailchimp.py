@@ -3,21 +3,18 @@
 import hashlib
 from typing import Any
 
-from cdc_sync.delivery.model import VendorRequest
+from cdc_sync.delivery.model import BatchForm, VendorRequest
 from cdc_sync.errors import RejectedEvent
-from cdc_sync.mapping.enums import EnumKind, map_enum
-from cdc_sync.mapping.normalize import (
-    PHONE_UNFORMATTED_TAG,
-    normalize_country,
-    normalize_email,
-    normalize_locale,
-    normalize_phone,
-    sanitize_tags,
-)
+from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG, sanitize_tags
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper, contact_id
 from cdc_sync.rules.consent import check_resubscribe
 
 ARCHIVE = "member.archive"
+# Batch groups (cdc_sync/vendors/mailchimp/batch.py says why each is consent-safe).
+NEW_MEMBERS = "members.new"
+STATUS_CHANGES = "members.status"
+# Changes that create the row: its member is most likely new, so it may go in a batch subscribe.
+CREATING = frozenset({"c", "r"})
 
 # Contacts exist in the audience for transactional mail until a subscription says otherwise:
 # pushing master data must never subscribe anyone.
@@ -36,17 +33,26 @@ def _entity(cid: Any) -> str:
     return f"contact:{cid}"
 
 
+def _new_member(item: dict[str, Any]) -> BatchForm:
+    """A member added as transactional, never updating an existing one (`update_existing: false`)."""
+    return BatchForm(group=NEW_MEMBERS, item={**item, "status": STATUS_IF_NEW})
+
+
+def _tag_change(email: str, name: str, status: str) -> BatchForm:
+    return BatchForm(group=f"segment:{name}", item={"email_address": email, "status": status})
+
+
 def _contact_upsert(item: MapInput) -> Mapped:
-    row = item.image
-    email = normalize_email(row.get("email"))
-    phone = normalize_phone(row.get("phone"), normalize_country(row.get("country")))
-    stage = map_enum(EnumKind.LIFECYCLE_STAGE, row.get("lifecycle_stage"))
-    locale = normalize_locale(row.get("locale"))
+    row, normalized = item.image, item.normalized
+    email = normalized.email(row.get("email"))
+    phone = normalized.phone(row.get("phone"), row.get("country"))
+    stage = normalized.lifecycle_stage(row.get("lifecycle_stage"))
+    locale = normalized.locale(row.get("locale"))
     merge_fields = {
         "FNAME": row.get("first_name") or "",
         "LNAME": row.get("last_name") or "",
         "PHONE": phone.value or "",
-        "COUNTRY": normalize_country(row.get("country")) or "",
+        "COUNTRY": normalized.country(row.get("country")) or "",
         "STAGE": stage.value,
     }
     body: dict[str, Any] = {
@@ -57,12 +63,23 @@ def _contact_upsert(item: MapInput) -> Mapped:
     if locale:
         body["language"] = locale.split("-")[0]
     path = _members(item, _previous_email(item) or email)
-    deliveries = [
-        item.delivery(_entity(row["id"]), "member.upsert", VendorRequest(method="PUT", path=path, body=body))
-    ]
+    member = {key: value for key, value in body.items() if key != "status_if_new"}
+    upsert = VendorRequest(
+        method="PUT",
+        path=path,
+        body=body,
+        batch=_new_member(member) if item.event.op in CREATING else None,
+        merge_key=f"PUT {path}",
+    )
+    deliveries = [item.delivery(_entity(row["id"]), "member.upsert", upsert)]
     if not phone.formatted and phone.value:
         tags = {"tags": [{"name": PHONE_UNFORMATTED_TAG, "status": "active"}]}
-        request = VendorRequest(method="POST", path=f"{_members(item, email)}/tags", body=tags)
+        request = VendorRequest(
+            method="POST",
+            path=f"{_members(item, email)}/tags",
+            body=tags,
+            batch=_tag_change(email, PHONE_UNFORMATTED_TAG, "active"),
+        )
         deliveries.append(item.delivery(_entity(row["id"]), "member.tags.phone", request))
     return Mapped(tuple(deliveries), unknown_enums=() if stage.known else ("lifecycle_stage",))
 
@@ -73,14 +90,14 @@ def _previous_email(item: MapInput) -> str | None:
     if item.event.op != "u" or not old or old == (item.after or {}).get("email"):
         return None
     try:
-        return normalize_email(old)
+        return item.normalized.email(old)
     except RejectedEvent:
         return None
 
 
 def _contact_archive(item: MapInput) -> Mapped:
     try:
-        email = normalize_email((item.before or {}).get("email"))
+        email = item.normalized.email((item.before or {}).get("email"))
     except RejectedEvent:
         return NOTHING  # never reached the audience
     request = VendorRequest(method="DELETE", path=_members(item, email), not_found_ok=True)
@@ -94,7 +111,7 @@ def contacts(item: MapInput) -> Mapped:
 def _contact_email(item: MapInput) -> str | None:
     cid = contact_id(item.image.get("contact_id"))
     contact = item.lookups.contacts.get(cid) if cid is not None else None
-    return normalize_email(contact.get("email")) if contact else None
+    return item.normalized.email(contact.get("email")) if contact else None
 
 
 def contact_tags(item: MapInput) -> Mapped:
@@ -107,11 +124,14 @@ def contact_tags(item: MapInput) -> Mapped:
     if not tags.kept:
         return Mapped(rejected_tags=tags.rejected)
     status = "inactive" if item.event.op == "d" else "active"
+    path = f"{_members(item, email)}/tags"
     tag_request = VendorRequest(
         method="POST",
-        path=f"{_members(item, email)}/tags",
+        path=path,
         body={"tags": [{"name": tags.kept[0], "status": status}]},
         not_found_ok=status == "inactive",
+        batch=_tag_change(email, tags.kept[0], status),
+        merge_key=f"POST {path} {tags.kept[0]}",
     )
     deliveries = [item.delivery(_entity(cid), "member.tags", tag_request)]
     if status == "active":
@@ -120,6 +140,7 @@ def contact_tags(item: MapInput) -> Mapped:
             method="PUT",
             path=_members(item, email),
             body={"email_address": email, "status_if_new": STATUS_IF_NEW},
+            batch=_new_member({"email_address": email}),
         )
         deliveries.insert(0, item.delivery(_entity(cid), "member.ensure", ensure))
     return Mapped(tuple(deliveries))
@@ -135,7 +156,10 @@ def subscriptions(item: MapInput) -> Mapped:
         return NOTHING
     status = str(item.after["status"])
     body = {"email_address": email, "status_if_new": status, "status": status}
-    request = VendorRequest(method="PUT", path=_members(item, email), body=body)
+    path = _members(item, email)
+    # Only here, after check_resubscribe, may a batch change a member's status.
+    change = BatchForm(group=STATUS_CHANGES, item={"email_address": email, "status": status})
+    request = VendorRequest(method="PUT", path=path, body=body, batch=change, merge_key=f"status {path}")
     return Mapped((item.delivery(_entity(cid), "member.status", request),))
 
 

@@ -4,6 +4,10 @@ A value that can never be sent (a malformed email, an impossible CSAT score) rai
 `RejectedEvent` so the event is dead-lettered with a reason an operator can act on. A value
 that is merely unusable (an unknown country, a bogus timezone) becomes None and the field is
 left out; a phone number that cannot be formatted is kept as typed and flagged instead.
+
+The normalizers are pure, so the costly ones remember recent results by value (a bounded
+`lru_cache`): a contact's address and number come back unchanged with each of its changes,
+and checking them again (30 µs each) would give the same answer, rejection included.
 """
 
 import math
@@ -13,7 +17,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import langcodes
@@ -25,6 +29,11 @@ from cdc_sync.errors import RejectedEvent
 
 PHONE_UNFORMATTED_TAG = "phone_unformatted"
 MAX_TAG_LENGTH = 100
+
+# Contacts whose address and number stay remembered: about 0.75 KB each, 12 MB when full.
+VALUES_REMEMBERED = 16_384
+# Spellings of a country, locale or timezone: there are only so many.
+SPELLINGS_REMEMBERED = 1_024
 
 _TAG = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_TAG_LENGTH}}}")
 
@@ -70,6 +79,19 @@ class PhoneResult:
 
 
 @dataclass(frozen=True)
+class EmailResult:
+    """A normalized address, or why there is none (the reason its dead letter carries)."""
+
+    value: str | None
+    problem: str = ""
+
+    def accepted(self) -> str:
+        if self.value is None:
+            raise RejectedEvent(self.problem)
+        return self.value
+
+
+@dataclass(frozen=True)
 class TagResult:
     """Tags that may be sent, and those filtered out (to report), each once in input order."""
 
@@ -79,15 +101,21 @@ class TagResult:
 
 def normalize_email(raw: str | None) -> str:
     """Trimmed, lower-cased and syntax-checked; never looks the domain up (pure)."""
+    return check_email(raw).accepted()
+
+
+@lru_cache(maxsize=VALUES_REMEMBERED, typed=True)
+def check_email(raw: str | None) -> EmailResult:
+    """`normalize_email` as a result rather than an exception, so that a rejection is remembered too."""
     value = (raw or "").strip()
     if not value:
-        raise RejectedEvent("email is missing")
+        return EmailResult(None, "email is missing")
     try:
         checked = validate_email(value.lower(), check_deliverability=False)
     except EmailNotValidError as exc:
         # The raw value is quoted on purpose: the operator must find the record in the CRM.
-        raise RejectedEvent(f"invalid email {value!r}: {exc}") from exc
-    return checked.normalized
+        return EmailResult(None, f"invalid email {value!r}: {exc}")
+    return EmailResult(checked.normalized)
 
 
 def _phone_region(region: str | None) -> str | None:
@@ -95,6 +123,7 @@ def _phone_region(region: str | None) -> str | None:
     return code if code in phonenumbers.SUPPORTED_REGIONS else normalize_country(region)
 
 
+@lru_cache(maxsize=VALUES_REMEMBERED, typed=True)
 def normalize_phone(raw: str | None, region: str | None) -> PhoneResult:
     """E.164, reading numbers without `+` as local to `region` (the contact's country).
 
@@ -132,11 +161,13 @@ def _countries() -> dict[str, str]:
     return index
 
 
+@lru_cache(maxsize=SPELLINGS_REMEMBERED, typed=True)
 def normalize_country(raw: str | None) -> str | None:
     """ISO 3166-1 alpha-2 from an alpha-2 or alpha-3 code or a country's name; unknown → None."""
     return _countries().get(_country_key(raw)) if raw else None
 
 
+@lru_cache(maxsize=SPELLINGS_REMEMBERED, typed=True)
 def normalize_locale(raw: str | None) -> str | None:
     """A BCP 47 tag (`zh_CN` → `zh-CN`, `EN-us` → `en-US`); invalid or undetermined → None."""
     value = (raw or "").strip()
@@ -159,9 +190,22 @@ def _timezones() -> dict[str, str]:
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
 
 
+@lru_cache(maxsize=SPELLINGS_REMEMBERED, typed=True)
 def normalize_timezone(raw: str | None) -> str | None:
     """The IANA name in its canonical spelling (`asia/shanghai` → `Asia/Shanghai`); unknown → None."""
     return _timezones().get(raw.strip().casefold()) if raw else None
+
+
+def load_reference_data() -> None:
+    """Load the country, timezone and phone number tables now (about 70 ms, 2 MB).
+
+    Otherwise the first contact of each country pays for its part (up to 11 ms at a time), in
+    the middle of a stream that other work is waiting on.
+    """
+    _countries()
+    _timezones()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        phonenumbers.PhoneMetadata.metadata_for_region(region)
 
 
 def to_utc_iso(value: datetime) -> str:

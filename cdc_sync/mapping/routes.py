@@ -7,6 +7,7 @@ from typing import Any
 from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.model import Delivery, VendorRequest, delivery_for
 from cdc_sync.events import ChangeEvent, Row
+from cdc_sync.mapping.normalized import NormalizedFields
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class MapInput:
     lookups: Lookups
     destination: str
     config: DestinationConfig
+    # Shared by all destinations of the event: each value is normalized once per event.
+    normalized: NormalizedFields = field(default_factory=NormalizedFields)
 
     @property
     def image(self) -> Row:

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cdc_sync.delivery.model import VendorRequest
+from cdc_sync.delivery.model import BatchForm, VendorRequest
 from cdc_sync.mapping.normalize import to_utc_iso
 from cdc_sync.mapping.routes import MapInput, Mapped
 
@@ -33,5 +33,8 @@ def change(item: MapInput) -> Mapped:
         "key": json_safe(event.key),
         "data": json_safe(item.image),
     }
-    request = VendorRequest(method="POST", path=item.config.path, body=body)
+    # In a batch (only when the receiver opts in) the same event is one item of `events`.
+    request = VendorRequest(
+        method="POST", path=item.config.path, body=body, batch=BatchForm(group="events", item=body)
+    )
     return Mapped((item.delivery(f"{table}:{key}", "event", request),))

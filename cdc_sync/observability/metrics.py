@@ -74,6 +74,14 @@ RECONCILE_DIFFERENCE_RATIO = Gauge(
     "Share of records that differ between the CRM and the vendor at the last reconciliation",
     ["destination"],
 )
+LOOP_STALL = Histogram(
+    "cdc_sync_event_loop_stall_seconds",
+    "How late the event loop ran a timer of `cdc-sync run`: the time everything else waited for it",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+LOOP_LONGEST_STALL = Gauge(
+    "cdc_sync_event_loop_longest_stall_seconds", "The longest event loop stall since the process started"
+)
 RECONCILE_RECORDS = Counter(
     "cdc_sync_reconcile_records_total",
     "Records compared by reconciliation, by result",

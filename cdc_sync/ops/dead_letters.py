@@ -28,7 +28,6 @@ from pydantic import ValidationError
 from sqlalchemy import Column, Engine
 
 from cdc_sync.config import AppConfig
-from cdc_sync.delivery.destinations import build_destination
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
@@ -67,6 +66,7 @@ from cdc_sync.store.dead_letters import (
     replay_lock,
 )
 from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
+from cdc_sync.vendors.registry import build_destination
 
 
 @dataclass(frozen=True)

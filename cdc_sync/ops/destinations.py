@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
-from cdc_sync.delivery.destinations import build_destination
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import ConfigError
@@ -19,6 +18,7 @@ from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.vendors.registry import build_destination
 
 _HELD = "it stays paused with the rest of its queue held"
 

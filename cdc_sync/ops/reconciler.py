@@ -23,7 +23,6 @@ import httpx
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
-from cdc_sync.delivery.destinations import build_destination
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
@@ -57,6 +56,7 @@ from cdc_sync.settings import Settings
 from cdc_sync.store import crm_keys, destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.vendors.registry import build_destination
 
 CHUNK = 1000  # CRM contacts read and planned at a time
 SCHEDULED_ACTOR = "cdc-sync run (scheduled reconcile)"

@@ -13,15 +13,17 @@ import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.destinations import CREDENTIALS, timed_request
+from cdc_sync.delivery.http import Answer, open_port
 from cdc_sync.delivery.model import Outcome, VendorRequest
 from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
 from cdc_sync.delivery.ratelimit import RateLimiter
 from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.vendors.registry import CREDENTIALS
 
 MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
 ZENDESK_PAGE = 100  # the most `page[size]` Zendesk allows for users
@@ -61,11 +63,9 @@ class VendorApi:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        auth, _ = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
+        self._auth, _ = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
         self.name, self._config, self._sleep = name, config, sleep
-        self._client = httpx.AsyncClient(
-            base_url=config.base_url, auth=auth, timeout=config.timeout_s, transport=transport
-        )
+        self._port = open_port(config.base_url, config.max_concurrency, config.timeout_s, transport)
         self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
 
     async def get(
@@ -75,11 +75,12 @@ class VendorApi:
         failures = waits = 0
         while True:
             await self._limiter.acquire()
-            outcome, response = await self._request(path, params)
+            answer = await self._request(path, params)
+            outcome = answer.outcome
             # A slow answer is still an answer: reading has no latency threshold to compensate.
             action = classify(outcome, _LOOKUP if missing_ok else _LISTING, math.inf)
             if action is Action.OK:
-                return None if response is None or outcome.status == 404 else _json(self.name, response)
+                return None if outcome.status == 404 else _json(self.name, path, answer)
             if action is Action.RETRY_AFTER and waits < MAX_RATE_LIMITED_WAITS:
                 waits += 1
                 await self._sleep(retry_after_s(outcome))
@@ -90,23 +91,18 @@ class VendorApi:
             else:
                 raise _refusal(self.name, path, outcome)
 
-    async def _request(
-        self, path: str, params: dict[str, Any] | None
-    ) -> tuple[Outcome, httpx.Response | None]:
-        return await timed_request(self._client, "GET", path, params=params)
+    async def _request(self, path: str, params: dict[str, Any] | None) -> Answer:
+        target = f"{path}?{urlencode(params)}" if params else path
+        return await self._port.request("GET", target, None, self._auth)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._port.aclose()
 
 
-def _json(name: str, response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise VendorUnreadable(f"{name}: {response.url.path} answered with no JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise VendorUnreadable(f"{name}: {response.url.path} answered with no JSON object")
-    return body
+def _json(name: str, path: str, answer: Answer) -> dict[str, Any]:
+    if not isinstance(answer.json, dict):
+        raise VendorUnreadable(f"{name}: {path} answered with no JSON object")
+    return answer.json
 
 
 def _refusal(name: str, path: str, outcome: Outcome) -> CdcSyncError:

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, create_engine
 
 from cdc_sync.config import AppConfig, load_config
-from cdc_sync.delivery.destinations import build_destination
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
 from cdc_sync.observability.notify import Notifier
@@ -17,6 +16,7 @@ from cdc_sync.outbound.runner import OutboundRunner, RunnerParts
 from cdc_sync.settings import Settings
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.migrate import migrate
+from cdc_sync.vendors.registry import build_destination
 
 
 @dataclass

@@ -7,7 +7,7 @@ schema. The writer schema is fetched from the registry by id, so a schema change
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -84,6 +84,20 @@ class EnvelopeDecoder:
         if "op" not in envelope or "source" not in envelope:
             raise RejectedEvent(f"{message.topic}: record is not a Debezium change envelope")
         return _change_event(message, schema_id, envelope, self._key(message))
+
+    def unseen_schemas(self, records: Iterable[bytes | None]) -> set[int]:
+        """Schema ids of these framed records that `decode` would still fetch and parse first."""
+        ids = {
+            _HEADER.unpack_from(data)[1]
+            for data in records
+            if data is not None and len(data) >= _HEADER.size and data[0] == _MAGIC
+        }
+        return ids - self._readers.keys()
+
+    def prepare(self, schema_ids: Iterable[int]) -> None:
+        """Fetch and parse these writer schemas now (in a worker thread: it is network I/O)."""
+        for schema_id in schema_ids:
+            self._reader(schema_id)
 
     def row_schema(self, schema_id: int) -> Mapping[str, Any]:
         """The table-row record of a writer schema (what contracts pin)."""

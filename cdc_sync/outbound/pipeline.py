@@ -4,10 +4,12 @@
         suppress echoes → keep the fields the CRM owns → map to the vendor's request shape
 
 Decoding happens before (it needs the registry) and delivery after (it needs the network).
+The destinations of one event share its normalized values (`NormalizedFields`).
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cdc_sync.config import AppConfig, DestinationConfig, Owner
@@ -15,9 +17,12 @@ from cdc_sync.delivery.model import Delivery
 from cdc_sync.errors import ConfigError, ContractViolation, RejectedEvent
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping import mailchimp, webhook, zendesk
+from cdc_sync.mapping.normalized import NormalizedFields
 from cdc_sync.mapping.routes import Lookups, MapInput, Mapped, TableMapper
 from cdc_sync.outbound.loop_guard import is_echo
 from cdc_sync.rules.authority import outbound_fields
+
+Rules = tuple[tuple[str, Owner], ...]  # the authority table, hashable
 
 # Operations that take the object away at its vendor: any earlier change of it is stale after one.
 REMOVALS: frozenset[str] = frozenset({mailchimp.ARCHIVE})
@@ -87,21 +92,34 @@ def plan_event(
     except ContractViolation as exc:
         plan.rejections.append(Rejection(str(exc), contract=True))
         return plan
+    rules, normalized = tuple(authority.items()), NormalizedFields()
     for route in table_routes:
         if is_echo(event, route.config.system):
             plan.echoes.append(route.destination)
             continue
-        _map_for(route, _input(event, route, authority, lookups), plan)
+        _map_for(route, _input(event, route, rules, lookups, normalized), plan)
     return plan
 
 
-def _input(event: ChangeEvent, route: Route, authority: Mapping[str, Owner], lookups: Lookups) -> MapInput:
-    def allowed(image: Row | None) -> Row | None:
-        return None if image is None else outbound_fields(authority, event.table, image, route.config.system)
+def _input(
+    event: ChangeEvent, route: Route, rules: Rules, lookups: Lookups, normalized: NormalizedFields
+) -> MapInput:
+    after = _outbound(rules, event.table, event.after, route.config.system)
+    before = _outbound(rules, event.table, event.before, route.config.system)
+    return MapInput(event, after, before, lookups, route.destination, route.config, normalized)
 
-    return MapInput(
-        event, allowed(event.after), allowed(event.before), lookups, route.destination, route.config
-    )
+
+def _outbound(rules: Rules, table: str, image: Row | None, system: str) -> Row | None:
+    """`outbound_fields` of the image, deciding per field once per schema rather than per event."""
+    if image is None:
+        return None
+    kept = _outbound_names(rules, table, tuple(image), system)
+    return {name: value for name, value in image.items() if name in kept}
+
+
+@lru_cache(maxsize=1_024)
+def _outbound_names(rules: Rules, table: str, names: tuple[str, ...], system: str) -> frozenset[str]:
+    return frozenset(outbound_fields(dict(rules), table, dict.fromkeys(names), system))
 
 
 def _map_for(route: Route, item: MapInput, plan: EventPlan) -> None:

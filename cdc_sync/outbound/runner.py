@@ -4,6 +4,10 @@ Offsets are stored (and auto-committed) only once every delivery an event produc
 acknowledged by the vendor, dead-lettered with a reason, or held for a paused destination.
 Revoked partitions are drained first; what cannot drain in time is re-read by the next owner
 and deduplicated by idempotency keys.
+
+Decoding and planning are CPU work on the event loop; a poll's batch takes tens of milliseconds
+of it, so the batch is worked through in time slices, in offset order, with the other tasks
+getting their turn in between (`LoopWatch` shows how long the loop is held).
 """
 
 import asyncio
@@ -19,11 +23,13 @@ from cdc_sync.config import AppConfig
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.events import ChangeEvent
+from cdc_sync.mapping.normalize import load_reference_data
 from cdc_sync.observability import metrics
 from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
 from cdc_sync.outbound.contracts import Contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.loop_watch import SLICE_S, LoopWatch, TimeSlice, settle_process
 from cdc_sync.outbound.offsets import PartitionProgress
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.source import raw_message
@@ -52,8 +58,10 @@ class RunnerParts:
 
 
 class OutboundRunner:
-    def __init__(self, parts: RunnerParts) -> None:
+    def __init__(self, parts: RunnerParts, slice_s: float = SLICE_S) -> None:
         self._p = parts
+        self._slice_s = slice_s
+        self._watch = LoopWatch()
         self._progress: dict[Partition, PartitionProgress] = {}
         # Offsets ready to store, handed from the event loop to the consumer thread: librdkafka
         # calls on the loop would wait for the consume() running in the thread.
@@ -70,9 +78,12 @@ class OutboundRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(load_reference_data)  # once, before any change waits for it
+        settle_process()
         consumer = Consumer(self._consumer_config())
         consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
         chores = [
+            asyncio.create_task(self._watch.run()),
             asyncio.create_task(self._every(0.2, self._flush_ledger)),
             asyncio.create_task(self._every(1.0, self._sync_states)),
             asyncio.create_task(self._every(REFRESH_S, self._refresh_state_gauges)),
@@ -119,14 +130,23 @@ class OutboundRunner:
             "auto.commit.interval.ms": 1000,
             "auto.offset.reset": "earliest",
             "topic.metadata.refresh.interval.ms": 5000,
+            # An idle fetch returns within 100 ms; one with data returns at once (fetch.min.bytes 1).
+            "fetch.wait.max.ms": 100,
+            # Prefetch at most 16 MB: a backlog of a million changes must not sit in memory.
+            "queued.max.messages.kbytes": 16384,
         }
 
     async def _handle(self, batch: list[Message]) -> None:
+        unseen = self._p.decoder.unseen_schemas(data for m in batch for data in (m.key(), m.value()))
+        if unseen:
+            await asyncio.to_thread(self._p.decoder.prepare, unseen)
+        slice_ = TimeSlice(self._slice_s)
         decoded: list[tuple[Partition, int, ChangeEvent]] = []
         for message in batch:
             item = await self._decode(message)
             if item is not None:
                 decoded.append(item)
+            await slice_.turn()
         if not decoded:
             return
         contact_ids, tag_ids = lookup_ids([event for *_, event in decoded], self._p.routes)
@@ -134,6 +154,7 @@ class OutboundRunner:
         for partition, offset, event in decoded:
             plan = plan_event(event, self._p.routes, self._check_contract, self._p.config.authority, lookups)
             await self._carry_out(partition, offset, event, plan)
+            await slice_.turn()
 
     async def _decode(self, message: Message) -> tuple[Partition, int, ChangeEvent] | None:
         error = message.error()

@@ -1,6 +1,7 @@
-"""Vendor sandboxes: in-process HTTP servers that speak the subset of the marketing (Mailchimp),
-helpdesk (Zendesk) and ERP APIs cdc-sync's adapters use.
+"""Vendor sandboxes: HTTP servers that speak the subset of the marketing (Mailchimp), helpdesk
+(Zendesk) and ERP APIs cdc-sync's adapters use, one process per vendor under `cdc-sync sandbox`.
 
-Each app keeps its vendor state in memory, records every vendor request, deduplicates on
-`Idempotency-Key` and injects faults on demand, all inspectable and steerable under `/_sandbox/`.
+Each app keeps its vendor state in memory, records the latest vendor requests, deduplicates on
+`Idempotency-Key` (and per batch item on `X-Item-Idempotency-Keys`) and injects faults on
+demand, all inspectable and steerable under `/_sandbox/`.
 """

@@ -9,14 +9,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cdc_sync.sandbox.bodies import FastJSONResponse
 from cdc_sync.sandbox.faults import FaultInjector, Faults
 from cdc_sync.sandbox.recorder import Recorder, decoded_body
 
 CONTROL_PREFIX = "/_sandbox/"
+TRUE_WORDS = frozenset({"true", "1", "yes"})
 
 
 class VendorState(Protocol):
     def clear(self) -> None: ...
+
+
+class StateGroup:
+    """Several pieces of vendor state reset together."""
+
+    def __init__(self, *states: VendorState) -> None:
+        self.states = states
+
+    def clear(self) -> None:
+        for state in self.states:
+            state.clear()
 
 
 @dataclass(frozen=True)
@@ -76,11 +89,14 @@ class ControlEndpoints:
         since = request.query_params.get("since", "0")
         if not (since.isascii() and since.isdigit()):
             return invalid("since must be a non-negative integer", [f"since: {since!r}"])
-        entries = self.sandbox.recorder.since(int(since))
-        return JSONResponse({"requests": entries, "total": len(self.sandbox.recorder.requests)})
+        recorder = self.sandbox.recorder
+        return FastJSONResponse({"requests": recorder.since(int(since)), "total": recorder.log.total})
 
     async def effects(self, request: Request) -> Response:
-        return JSONResponse(self.sandbox.recorder.effects())
+        """Every key's count, or with `summary=true` only the figures a large benchmark checks."""
+        effects = self.sandbox.recorder.effects
+        wants_summary = request.query_params.get("summary", "").lower() in TRUE_WORDS
+        return FastJSONResponse(effects.summary() if wants_summary else effects.as_json())
 
     async def reset(self, request: Request) -> Response:
         self.sandbox.reset()

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cdc_sync.sandbox.control import CONTROL_PREFIX, ControlEndpoints, Sandbox, VendorState
+from cdc_sync.sandbox.effects import ATTEMPT, Attempt
 from cdc_sync.sandbox.faults import (
     FAULT_DETAILS,
     Clock,
@@ -130,8 +131,9 @@ class VendorGate:
         self.app = app
         self.sandbox = sandbox
         self.vendor = vendor
-        # A retry racing its own slow original must find the stored answer, not apply a second time.
-        self._applying = asyncio.Lock()
+        # Keys being applied right now: a retry racing its own slow original waits for it and
+        # gets the stored answer. The loop is single-threaded, so nothing else needs a lock.
+        self._in_flight: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
@@ -139,7 +141,7 @@ class VendorGate:
             return
         incoming = incoming_request(scope, await read_body(receive))
         key = incoming.headers.get(self.vendor.idempotency_header)
-        entry = self.sandbox.recorder.log(incoming, key)
+        entry = self.sandbox.recorder.record(incoming, key)
         decision = self.sandbox.injector.decide()
         if decision.kind is FaultKind.DROP:
             await drop_connection(send)
@@ -152,17 +154,42 @@ class VendorGate:
     ) -> StoredResponse:
         if decision.kind is not FaultKind.NONE:
             return self._fault_reply(decision)
-        await asyncio.sleep(decision.latency_s)
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
         denial = self.vendor.guard(incoming)
         if denial is not None:
             return stored(denial)
-        async with self._applying:
-            previous = self.sandbox.recorder.replay(incoming, key)
-            if previous is not None:
-                return previous
-            reply = await capture(self.app, scope, incoming.body)
-            self.sandbox.recorder.applied(incoming, key, reply)
-            return reply
+        if key is None or not incoming.changes_state:
+            return await self._apply(scope, incoming, key)
+        return await self._apply_once(scope, incoming, key)
+
+    async def _apply_once(self, scope: Scope, incoming: Incoming, key: str) -> StoredResponse:
+        while (running := self._in_flight.get(key)) is not None:
+            await running.wait()
+        previous = self.sandbox.recorder.replay(incoming, key) or self._taken_as_item(key)
+        if previous is not None:
+            return previous
+        done = self._in_flight[key] = asyncio.Event()
+        try:
+            return await self._apply(scope, incoming, key)
+        finally:
+            del self._in_flight[key]
+            done.set()
+
+    def _taken_as_item(self, key: str) -> StoredResponse | None:
+        """A key that took effect as an item of a batch is not applied again as a single request:
+        answered 200 with that item's answer (for Mailchimp, the member as the batch left it)."""
+        effects = self.sandbox.recorder.effects
+        if not effects.taken(key):
+            return None
+        answer = effects.item_answer(key)
+        return StoredResponse(200, [(b"content-type", b"application/json")], answer[1] if answer else b"{}")
+
+    async def _apply(self, scope: Scope, incoming: Incoming, key: str | None) -> StoredResponse:
+        attempt = Attempt()
+        reply = await capture(self.app, {**scope, ATTEMPT: attempt}, incoming.body)
+        self.sandbox.recorder.applied(incoming, key, reply, attempt.counted_per_item)
+        return reply
 
     def _fault_reply(self, decision: FaultDecision) -> StoredResponse:
         assert decision.status is not None, "answering faults carry a status"
@@ -184,10 +211,13 @@ def vendor_errors(shape: ErrorShaper) -> Callable[[Request, Exception], Awaitabl
     return handle
 
 
-def sandbox_app(vendor: VendorProfile, faults: Faults, rng: Random, clock: Clock) -> Starlette:
-    sandbox = Sandbox(FaultInjector(faults, rng, clock), Recorder(clock), vendor.state)
+def sandbox_app(
+    vendor: VendorProfile, faults: Faults, rng: Random, clock: Clock, recorder: Recorder
+) -> Starlette:
+    sandbox = Sandbox(FaultInjector(faults, rng, clock), recorder, vendor.state)
     app = Starlette(
-        routes=[*ControlEndpoints(sandbox).routes(), *vendor.control_routes, *vendor.routes],
+        # Vendor routes first: they are the hot path, and none of them lies under `/_sandbox/`.
+        routes=[*vendor.routes, *ControlEndpoints(sandbox).routes(), *vendor.control_routes],
         middleware=[Middleware(VendorGate, sandbox=sandbox, vendor=vendor)],
         exception_handlers={HTTPException: vendor_errors(vendor.error)},
     )

@@ -1,4 +1,5 @@
-"""Running the three vendor sandboxes side by side with uvicorn, and the settings they share."""
+"""The settings the vendor sandboxes share, their uvicorn configuration, and serving all three in
+one process (tests; `cdc-sync sandbox` runs one process per vendor, see `processes`)."""
 
 import asyncio
 import base64
@@ -7,10 +8,12 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Literal
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
 
 from cdc_sync.sandbox.erp import create_erp_app
 from cdc_sync.sandbox.faults import ConnectionDropped, Faults
@@ -44,6 +47,9 @@ class SandboxSettings(BaseModel):
     # What the vendors sign their webhooks to cdc-sync with (`ops/stack.sh env` gives cdc-sync the same).
     helpdesk_webhook_secret: str = "sandbox-helpdesk-webhook-secret"
     marketing_webhook_secret: str = DEFAULT_MARKETING_WEBHOOK_SECRET
+    request_log_limit: int = Field(default=10_000, ge=1)  # `/_sandbox/requests` keeps the newest ones
+    request_log_bytes: int = Field(default=64 * 1024 * 1024, ge=0)  # and at most about this much body
+    zendesk_job_delay_s: float = Field(default=0.005, ge=0)  # a job waits this long queued, then working
 
 
 def parse_duration(text: str) -> float:
@@ -66,18 +72,33 @@ class WithoutDroppedConnections(logging.Filter):
 QUIET_DROPS = WithoutDroppedConnections()  # one instance, so serving again does not stack filters
 
 
+VendorName = Literal["marketing", "helpdesk", "erp"]
+AppFactory = Callable[[SandboxSettings], Starlette]
+APPS: dict[VendorName, AppFactory] = {
+    "marketing": create_mailchimp_app,
+    "helpdesk": create_zendesk_app,
+    "erp": create_erp_app,
+}
+
+
+def server_config(settings: SandboxSettings, vendor: VendorName) -> uvicorn.Config:
+    """uvloop's loop (used when uvicorn runs the server itself) and httptools' parser: the
+    sandboxes must never be what a benchmark measures."""
+    return uvicorn.Config(
+        APPS[vendor](settings),
+        host=settings.host,
+        port=getattr(settings.ports, vendor),
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
 def server_configs(settings: SandboxSettings) -> list[uvicorn.Config]:
-    apps = [
-        (create_mailchimp_app(settings), settings.ports.marketing),
-        (create_zendesk_app(settings), settings.ports.helpdesk),
-        (create_erp_app(settings), settings.ports.erp),
-    ]
-    return [
-        uvicorn.Config(
-            app, host=settings.host, port=port, log_config=None, log_level="warning", lifespan="off"
-        )
-        for app, port in apps
-    ]
+    return [server_config(settings, vendor) for vendor in APPS]
 
 
 class GroupedServer(uvicorn.Server):

@@ -4,7 +4,7 @@
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_PAGE_SIZE = 100  # the users endpoint's limit, for both kinds of pagination
@@ -60,7 +60,7 @@ def cursor_page(
 
 
 def offset_page(
-    resource: str, everything: list[dict[str, Any]], params: Mapping[str, str], list_url: str
+    resource: str, everything: Sequence[Any], params: Mapping[str, str], list_url: str
 ) -> dict[str, Any]:
     """The `page`-th slice of `per_page` records of `everything`, with Zendesk's offset links."""
     page, per_page = page_size(params, "page", 1), page_size(params, "per_page")

@@ -1,71 +1,157 @@
-"""The durable inbox: vendor events committed before the webhook is acknowledged."""
+"""The durable inbox: vendor events committed before the webhook is acknowledged.
 
+Stored events wake the writer: every transaction that adds rows also NOTIFYs `INBOX_CHANNEL`
+(delivered at commit, so a listener never looks before the rows are visible).
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import orjson
+import psycopg
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from cdc_sync.errors import StackUnavailable
 from cdc_sync.inbound.payloads import InboundEvent
-from cdc_sync.store.tables import inbox
+from cdc_sync.store.tables import SCHEMA, inbox
+
+log = logging.getLogger(__name__)
 
 Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected"]
+INBOX_CHANNEL = "cdc_sync_inbox"
+
+# One statement for a whole batch; ORDER BY n keeps the ids (the writer's order) in receipt order.
+_PUT_MANY = text(
+    f"""
+    INSERT INTO {SCHEMA}.inbox (source, event_id, kind, entity, occurred_at, data)
+    SELECT source, event_id, kind, entity, occurred_at, data
+    FROM unnest(
+        CAST(:source AS text[]), CAST(:event_id AS text[]), CAST(:kind AS text[]),
+        CAST(:entity AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:data AS jsonb[])
+    ) WITH ORDINALITY AS incoming(source, event_id, kind, entity, occurred_at, data, n)
+    ORDER BY n
+    ON CONFLICT ON CONSTRAINT inbox_source_event_id DO NOTHING
+    RETURNING source, event_id
+    """
+)
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
-def put(engine: Engine, event: InboundEvent) -> bool:
-    """Store the event; False if this source already delivered this event id (nothing changes)."""
-    values = event.model_dump(mode="json")
-    values["occurred_at"] = event.occurred_at
-    statement = (
-        pg_insert(inbox)
-        .values(**values)
-        .on_conflict_do_nothing(constraint="inbox_source_event_id")
-        .returning(inbox.c.id)
-    )
+def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, str]]:
+    """Store the events in one transaction (waking the writer if any is new); returns the
+    (source, event id) of those that were new. StackUnavailable if the inbox cannot be written."""
+    columns: dict[str, list[object]] = {
+        "source": [e.source for e in events],
+        "event_id": [e.event_id for e in events],
+        "kind": [e.kind for e in events],
+        "entity": [e.entity for e in events],
+        "occurred_at": [e.occurred_at for e in events],
+        "data": [orjson.dumps(e.model_dump(mode="json")["data"]).decode() for e in events],
+    }
     try:
         with engine.begin() as conn:
-            return conn.execute(statement).scalar_one_or_none() is not None
+            inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]
+            if inserted:
+                conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
     except OperationalError as exc:
         raise StackUnavailable(f"inbox unavailable: {exc.orig}") from exc
-
-
-def pending_ids(engine: Engine, limit: int) -> list[int]:
-    statement = select(inbox.c.id).where(inbox.c.status == "pending").order_by(inbox.c.id).limit(limit)
-    with engine.connect() as conn:
-        return list(conn.execute(statement).scalars())
+    return inserted
 
 
 @dataclass(frozen=True)
 class Claimed:
+    inbox_id: int
     event: InboundEvent
     received_at: datetime  # when the webhook was committed to the inbox: inbound latency starts here
 
 
-def claim(conn: Connection, inbox_id: int) -> Claimed | None:
-    """Lock one pending event inside the caller's transaction (None if another writer has it)."""
+_EVENT_FIELDS = ("source", "event_id", "kind", "entity", "occurred_at", "data")
+
+
+def claim_batch(conn: Connection, limit: int) -> list[Claimed]:
+    """Lock the oldest pending events no other writer holds, in receipt order (caller's transaction)."""
     statement = (
         select(inbox)
-        .where(inbox.c.id == inbox_id, inbox.c.status == "pending")
+        .where(inbox.c.status == "pending")
+        .order_by(inbox.c.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    row = conn.execute(statement).mappings().one_or_none()
-    if row is None:
-        return None
-    fields = {name: row[name] for name in ("source", "event_id", "kind", "entity", "occurred_at", "data")}
-    return Claimed(InboundEvent.model_validate(fields), row["received_at"])
+    rows = conn.execute(statement).mappings().all()
+    return [
+        Claimed(
+            row["id"],
+            InboundEvent.model_validate({name: row[name] for name in _EVENT_FIELDS}),
+            row["received_at"],
+        )
+        for row in rows
+    ]
 
 
-def finish(conn: Connection, inbox_id: int, status: Status, result: str) -> datetime:
-    """Mark the event done (in the caller's transaction); returns when, by the database's clock,
-    the same clock that stamped its receipt."""
-    statement = (
-        update(inbox)
-        .where(inbox.c.id == inbox_id)
-        .values(status=status, result=result, processed_at=func.clock_timestamp())
-        .returning(inbox.c.processed_at)
+def pending_before(conn: Connection, claimed: Sequence[Claimed]) -> list[tuple[int, str]]:
+    """(id, entity) of the pending events older than the newest claimed one that this batch does not
+    hold (another writer has them): later events of those entities must wait their turn."""
+    if not claimed:
+        return []
+    ids = [c.inbox_id for c in claimed]
+    statement = select(inbox.c.id, inbox.c.entity).where(
+        inbox.c.status == "pending",
+        inbox.c.id < max(ids),
+        inbox.c.id.not_in(ids),
+        inbox.c.entity.in_({c.event.entity for c in claimed}),
     )
-    finished: datetime = conn.execute(statement).scalar_one()
-    return finished
+    return [(row[0], row[1]) for row in conn.execute(statement)]
+
+
+@dataclass(frozen=True)
+class Finished:
+    inbox_id: int
+    status: Status
+    result: str
+
+
+_FINISH_MANY = text(
+    f"""
+    UPDATE {SCHEMA}.inbox AS i
+    SET status = f.status, result = f.result, processed_at = clock_timestamp()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:results AS text[]))
+        AS f(id, status, result)
+    WHERE i.id = f.id
+    RETURNING i.processed_at
+    """
+)
+
+
+def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | None:
+    """Mark the events done (in the caller's transaction, just before its commit); returns when, by
+    the database's clock, the same clock that stamped their receipt."""
+    if not finished:
+        return None
+    values = {
+        "ids": [f.inbox_id for f in finished],
+        "statuses": [f.status for f in finished],
+        "results": [f.result for f in finished],
+    }
+    stamps: list[datetime] = list(conn.execute(_FINISH_MANY, values).scalars())
+    return max(stamps)
+
+
+async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 1.0) -> None:
+    """Set `woken` on every inbox NOTIFY, until cancelled. After a lost connection it reconnects
+    (the writer's slow poll covers the gap) and wakes once for what was stored meanwhile."""
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                woken.set()
+                async for _ in conn.notifies():
+                    woken.set()
+        except psycopg.Error as exc:
+            log.warning("listening for inbox events failed (%s); polling until it reconnects", exc)
+            await asyncio.sleep(retry_s)

@@ -46,6 +46,12 @@ def sandbox(vendor: str, method: str, path: str, **kwargs: Any) -> Any:
     return response.json() if response.content else None
 
 
+def request_keys(request: dict[str, Any]) -> set[str]:
+    """Idempotency keys a logged vendor request carried: its own, and one per item of a batch."""
+    items = (request["headers"].get("x-item-idempotency-keys") or "").split(",")
+    return {key for key in (request["idempotency_key"], *items) if key}
+
+
 def write_test_config(tmp: Path, contracts_dir: Path) -> Path:
     """The repo config with thresholds short enough that compensation runs in seconds."""
     config = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())

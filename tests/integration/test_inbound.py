@@ -1,7 +1,9 @@
 """The inbound side on the real stack: vendor sandboxes emit signed webhooks to `cdc-sync serve`,
 the separate writer applies them to the CRM (scenarios B-1, C-1, subscriptions, clicks)."""
 
+import asyncio
 import json
+import os
 import signal
 import time
 import uuid
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from cdc_sync.signing import signed_headers
 from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
 
 WEBHOOKS = "http://127.0.0.1:8000/webhooks"
@@ -383,8 +386,13 @@ def test_vendor_written_change_is_not_echoed_back_but_reaches_the_others(
         "the echo suppressed for the helpdesk",
         lambda: runner.metric("cdc_sync_echoes_suppressed_total", destination="helpdesk") >= suppressed + 1,
     )
-    updates = sandbox("marketing", "GET", f"/_sandbox/requests?since={seen_marketing}")["requests"]
-    assert any(r["method"] == "PUT" and r["body"]["email_address"] == email for r in updates)
+
+    def marketing_updated() -> bool:
+        updates = sandbox("marketing", "GET", f"/_sandbox/requests?since={seen_marketing}")["requests"]
+        return any(r["method"] == "PUT" and r["body"]["email_address"] == email for r in updates)
+
+    # Both destinations are told apart: the helpdesk's echo is suppressed, marketing still gets it.
+    wait_for("the change at marketing", marketing_updated)
 
 
 def test_kill_9_of_the_writer_mid_batch_loses_and_repeats_nothing(
@@ -417,3 +425,74 @@ def test_kill_9_of_the_writer_mid_batch_loses_and_repeats_nothing(
         "SELECT count(*), count(DISTINCT source_event_id) FROM activities WHERE contact_id = :c",
         c=contact,
     ) == (60, 60)
+
+
+def test_many_concurrent_webhooks_for_distinct_contacts_are_each_applied_exactly_once(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    run = tag()
+    emails = [f"many-{run}-{n}@example.com" for n in range(300)]
+    with crm.begin() as conn:
+        contacts: dict[str, int] = dict(
+            conn.execute(
+                text("INSERT INTO contacts (email) SELECT unnest(CAST(:e AS text[])) RETURNING email, id"),
+                {"e": emails},
+            ).all()
+        )
+    clicks = [
+        {
+            "type": "email.clicked",
+            "event_id": f"many-{run}-{n}",
+            "email": email,
+            "campaign_id": f"many-{run}",
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        for n, email in enumerate(emails)
+    ]
+    secret = os.environ["CDC_SYNC_MARKETING_WEBHOOK_SECRET"]
+
+    async def send(client: httpx.AsyncClient, click: dict[str, Any]) -> tuple[int, str]:
+        body = json.dumps(click).encode()
+        headers = {
+            "content-type": "application/json",
+            **signed_headers(secret, click["event_id"], int(time.time()), body),
+        }
+        answer = await client.post(f"{WEBHOOKS}/marketing", content=body, headers=headers)
+        return answer.status_code, answer.json()["status"] if answer.status_code == 200 else answer.text
+
+    async def send_all() -> list[tuple[int, str]]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+            return await asyncio.gather(*(send(client, click) for click in clicks * 2))  # each one twice
+
+    answers = asyncio.run(send_all())
+    assert {status for status, _ in answers} == {200}, answers
+    per_event = [sorted((answers[n][1], answers[n + len(clicks)][1])) for n in range(len(clicks))]
+    assert all(pair == ["accepted", "duplicate"] for pair in per_event), per_event
+    ids = [click["event_id"] for click in clicks]
+
+    def statuses() -> list[str] | None:
+        with state.connect() as conn:
+            found = list(
+                conn.execute(
+                    text(
+                        "SELECT status FROM cdc_sync.inbox WHERE source = 'marketing' "
+                        "AND event_id = ANY(:ids) AND status <> 'pending'"
+                    ),
+                    {"ids": ids},
+                ).scalars()
+            )
+        return found if len(found) == len(ids) else None
+
+    assert wait_for("all 300 applied", statuses, timeout_s=120) == ["done"] * len(ids)
+    with crm.connect() as conn:
+        per_contact: dict[int, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT contact_id, count(*) FROM activities "
+                    "WHERE contact_id = ANY(:c) AND kind = 'email_click' GROUP BY contact_id"
+                ),
+                {"c": list(contacts.values())},
+            ).all()
+        )
+    assert per_contact == {contact: 1 for contact in contacts.values()}

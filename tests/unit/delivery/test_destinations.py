@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from cdc_sync.config import DestinationConfig, DestinationKind
-from cdc_sync.delivery.destinations import build_destination
 from cdc_sync.delivery.model import Delivery, Outcome, VendorRequest
 from cdc_sync.events import SourcePosition
 from cdc_sync.signing import verify
+from cdc_sync.vendors.registry import build_destination
 
 SECRET = "whsec_" + base64.b64encode(b"destination-test-secret").decode()
 

@@ -48,6 +48,12 @@ class ScriptedVendor:
         self.delay = delay or {}
         self.sent: list[str] = []
 
+    def batch_group(self, delivery: Delivery) -> str | None:
+        return None
+
+    def batch_limit(self, group: str) -> int:
+        return 1
+
     async def send(self, batch: Sequence[Delivery]) -> list[Outcome]:
         (item,) = batch
         await asyncio.sleep(self.delay.get(item.entity, 0))
@@ -67,9 +73,16 @@ class MemoryHooks:
         self.escalations: list[str] = []
         self.held: list[str] = []
         self.still_paused = True
+        self.merged: list[str] = []
 
     def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None:
         self.attempts.append((delivery.idempotency_key, attempt, action))
+
+    def superseded(self, delivery: Delivery) -> None:
+        self.merged.append(delivery.idempotency_key)
+
+    def durable(self, done: Callable[[], None]) -> None:
+        done()
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
         self.dead.append(delivery.idempotency_key)

@@ -136,3 +136,17 @@ def test_entities_are_named_in_the_singular() -> None:
     assert entity_name("public.opportunities", [7]) == "opportunity:7"
     assert entity_name("public.contact_tags", [42, 3]) == "contact_tag:42,3"
     assert decoded("00-contacts-create").entity.startswith("contact:")
+
+
+def test_schemas_a_batch_still_needs_are_known_before_decoding_and_loaded_on_request() -> None:
+    schemas = FixtureSchemas()
+    decoder = EnvelopeDecoder(schemas)
+    record = golden("00-contacts-create")
+    framed = [record.key, record.value, None, b"not framed"]
+    unseen = decoder.unseen_schemas(framed)
+    assert unseen == {split_wire_format(data)[0] for data in framed[:2] if data is not None}
+    decoder.prepare(unseen)
+    looked_up = schemas.lookups
+    assert decoder.unseen_schemas(framed) == set()
+    assert decoder.decode(record) is not None
+    assert schemas.lookups == looked_up

@@ -1,5 +1,6 @@
 """Deterministic stand-ins for time and chance, and a client wired to an app without sockets."""
 
+import asyncio
 from random import Random
 
 import httpx
@@ -45,3 +46,27 @@ def client(app: Starlette, auth: tuple[str, str] | None = None) -> httpx.AsyncCl
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test", auth=auth
     )
+
+
+class SteppedSleep:
+    """Stands in for asyncio.sleep where the sandbox waits on purpose (Zendesk jobs): each wait
+    ends only when the test calls `step`, so a job's states can be seen one by one."""
+
+    def __init__(self) -> None:
+        self.pending: list[asyncio.Future[None]] = []
+
+    async def __call__(self, seconds: float) -> None:
+        waiting = asyncio.get_running_loop().create_future()
+        self.pending.append(waiting)
+        await waiting
+
+    async def step(self) -> None:
+        for _ in range(10):  # a task just created has not reached its first wait yet
+            self.pending = [waiting for waiting in self.pending if not waiting.done()]  # cancelled ones
+            if self.pending:
+                break
+            await asyncio.sleep(0)
+        assert self.pending, "nothing is waiting"
+        self.pending.pop(0).set_result(None)
+        for _ in range(3):  # let the waiter run up to its next wait
+            await asyncio.sleep(0)

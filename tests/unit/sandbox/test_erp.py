@@ -81,3 +81,23 @@ async def test_signed_body_that_is_not_json_is_a_400() -> None:
         response = await sandbox.post("/hooks/orders", content=b"hello", headers=headers)
         hooks = (await sandbox.get("/_sandbox/hooks")).json()["hooks"]
     assert (response.status_code, hooks) == (400, [])
+
+
+async def deliver_batch(sandbox: httpx.AsyncClient, msg_id: str, keys: list[str]) -> httpx.Response:
+    body = orjson.dumps({"type": "batch", "events": [{"event_id": key} for key in keys]})
+    headers = {
+        "content-type": "application/json",
+        "x-item-idempotency-keys": ",".join(keys),
+        **signed_headers(DEFAULT_ERP_WEBHOOK_SECRET, msg_id, int(START), body),
+    }
+    return await sandbox.post("/hooks/orders", content=body, headers=headers)
+
+
+async def test_a_batch_counts_each_event_once_across_deliveries() -> None:
+    async with erp() as sandbox:
+        first = await deliver_batch(sandbox, "msg_a", ["e1", "e2"])
+        second = await deliver_batch(sandbox, "msg_b", ["e2", "e3"])  # e2 again, in another batch
+        short = await deliver_batch(sandbox, "msg_c", [])
+        effects = (await sandbox.get("/_sandbox/effects")).json()
+    assert (first.status_code, second.status_code, short.status_code) == (204, 204, 204)
+    assert effects == {"effects": {"e1": 1, "e2": 1, "e3": 1}, "total": 3}
