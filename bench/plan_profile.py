@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import fastavro
 import uvloop
-from confluent_kafka import Message
+from confluent_kafka import Consumer, Message
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
@@ -228,6 +228,9 @@ class GoldenMessage:
     def key(self) -> bytes | None:
         return self._raw.key
 
+    def headers(self) -> list[tuple[str, bytes | None]]:
+        return []
+
     def value(self) -> bytes | None:
         return self._raw.value
 
@@ -285,7 +288,7 @@ async def handle_batch(parts: RunnerParts, batch: list[Message], slice_s: float)
     await asyncio.sleep(0.01)
     watch.longest_s = 0.0
     started = time.perf_counter()
-    await runner._handle(batch)
+    await runner._handle(cast(Consumer, None), batch)  # no outage here: nothing to seek back
     elapsed = time.perf_counter() - started
     await asyncio.sleep(0.005)  # the tick that was due during the last slice reports it
     watching.cancel()

@@ -40,6 +40,9 @@ class DestinationConfig(_Frozen):
     max_concurrency: int = Field(default=16, ge=1)
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
+    retry_after_cap_s: float = Field(default=300.0, gt=0)  # the longest Retry-After obeyed
+    # 429s for longer than this count as failures (compensation, then escalation and pause).
+    max_throttled_s: float = Field(default=600.0, gt=0)
     # Batching where the vendor's API has a consent-safe batch form: wait up to batch_window_s
     # for more deliveries of the same kind, at most batch_max (default and cap: the vendor's own
     # limit; 1 turns batching off). A webhook receiver gets batches only when batch_max > 1.

@@ -25,6 +25,14 @@ class RejectedEvent(CdcSyncError):
     """This event can never be processed as it is: dead-letter it with the reason."""
 
 
+class SchemaUnknown(RejectedEvent):
+    """The registry does not know the schema id a record names (after bounded retries: poison)."""
+
+    def __init__(self, schema_id: int, detail: str) -> None:
+        super().__init__(f"schema id {schema_id} is unknown to the registry: {detail}")
+        self.schema_id = schema_id
+
+
 class ContractViolation(RejectedEvent):
     """The event breaks its versioned schema contract."""
 

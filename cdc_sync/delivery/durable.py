@@ -92,18 +92,33 @@ class DurableHooks:
         await self._alert("warning", "latency_threshold", message, delivery.destination, details)
 
     async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
+        details = {"failures": failures, "last_outcome": last.summary, **_about(delivery)}
+        summary = (
+            f"{delivery.destination}: {delivery.operation} for {delivery.entity} failed {failures} times"
+        )
+        why = f"after {failures - 1} failed compensations"
+        await self._pause(delivery, ("delivery_failing", "escalation"), summary, details, why)
+
+    async def credentials_refused(self, delivery: Delivery, outcome: Outcome) -> None:
+        details = {"last_outcome": outcome.summary, **_about(delivery)}
+        summary = f"{delivery.destination}: credentials rejected ({outcome.summary[:200]})"
+        kinds = ("credentials_rejected", "credentials_rejected")
+        await self._pause(delivery, kinds, summary, details, "until the credential is fixed")
+
+    async def _pause(
+        self, delivery: Delivery, kinds: tuple[str, str], summary: str, details: dict[str, Any], why: str
+    ) -> None:
+        """Severe alert + incident + paused destination (once: later calls find it paused);
+        `kinds` names the incident and the alert."""
+        incident_kind, alert_kind = kinds
         async with self._escalating:
             state = await asyncio.to_thread(destinations.states, self._engine)
             if state.get(delivery.destination) == "paused":
                 return
-            details = {"failures": failures, "last_outcome": last.summary, **_about(delivery)}
-            summary = (
-                f"{delivery.destination}: {delivery.operation} for {delivery.entity} failed {failures} times"
-            )
             incident = await asyncio.to_thread(
-                alerts.open_incident, self._engine, delivery.destination, "delivery_failing", summary, details
+                alerts.open_incident, self._engine, delivery.destination, incident_kind, summary, details
             )
-            reason = f"paused after {failures - 1} failed compensations (incident {incident})"
+            reason = f"paused {why} (incident {incident})"
             await asyncio.to_thread(
                 destinations.set_state, self._engine, delivery.destination, "paused", reason, incident
             )
@@ -112,7 +127,7 @@ class DurableHooks:
                 f"SEVERE {summary}; destination paused awaiting manual confirmation (incident {incident})"
             )
             await self._alert(
-                "severe", "escalation", message, delivery.destination, {**details, "incident": incident}
+                "severe", alert_kind, message, delivery.destination, {**details, "incident": incident}
             )
 
     async def hold(self, delivery: Delivery, reason: str) -> bool:
@@ -148,6 +163,9 @@ class HaltingHooks(DurableHooks):
     def __init__(self, engine: Engine, ledger: LedgerWriter, notifier: Notifier, aftermath: str) -> None:
         super().__init__(engine, ledger, notifier)
         self._aftermath = aftermath
+
+    async def credentials_refused(self, delivery: Delivery, outcome: Outcome) -> None:
+        await self.escalate(delivery, 1, outcome)
 
     async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
         raise ReplayHalted(

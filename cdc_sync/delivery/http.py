@@ -36,7 +36,7 @@ class HttpPort(Protocol):
     async def aclose(self) -> None: ...
 
 
-def retry_after_s(value: str | None, now: float) -> float | None:
+def parse_retry_after(value: str | None, now: float) -> float | None:
     """`Retry-After` as seconds, given as a number of seconds or an HTTP-date."""
     if value is None:
         return None
@@ -51,7 +51,7 @@ def retry_after_s(value: str | None, now: float) -> float | None:
 
 def answer(status: int, elapsed_s: float, text: str, headers: Any) -> Answer:
     """The outcome of an answered request; the body parsed when it is JSON."""
-    retry_after = retry_after_s(headers.get("Retry-After"), time.time())
+    retry_after = parse_retry_after(headers.get("Retry-After"), time.time())
     outcome = Outcome(status, elapsed_s, text[:2000], retry_after_s=retry_after)
     try:
         parsed = orjson.loads(text) if text else None

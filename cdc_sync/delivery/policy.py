@@ -1,5 +1,6 @@
 """Response classification and retry timing: pure, one table."""
 
+import math
 from enum import StrEnum
 
 from cdc_sync.delivery.model import Outcome, VendorRequest
@@ -10,10 +11,15 @@ class Action(StrEnum):
     RETRY = "retry"  # back off with jitter; counts as a compensation attempt
     RETRY_AFTER = "retry_after"  # the vendor said when; does not count against the destination
     DEAD_LETTER = "dead_letter"
+    # The vendor refused our credential: no delivery can succeed, so the destination pauses
+    # (severe alert) and its deliveries are held instead of each becoming a dead letter.
+    PAUSE = "pause"
 
 
 # Exact statuses first, then the status class (first digit).
 STATUS_ACTIONS: dict[int, Action] = {
+    401: Action.PAUSE,
+    403: Action.PAUSE,
     408: Action.RETRY,
     425: Action.RETRY,
     429: Action.RETRY_AFTER,
@@ -43,5 +49,7 @@ def backoff_s(failures: int, base_s: float, cap_s: float, jitter: float) -> floa
     return ceiling * (0.5 + jitter / 2)
 
 
-def retry_after_s(outcome: Outcome, default_s: float = 1.0) -> float:
-    return outcome.retry_after_s if outcome.retry_after_s is not None else default_s
+def retry_after_s(outcome: Outcome, cap_s: float, default_s: float = 1.0) -> float:
+    """How long the vendor asked us to wait, at most `cap_s` (an endless "inf" must not hang)."""
+    asked = outcome.retry_after_s if outcome.retry_after_s is not None else default_s
+    return min(asked, cap_s) if math.isfinite(asked) else cap_s

@@ -8,6 +8,7 @@ this module only decides what happens next, using the pure policy.
 import asyncio
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class DeliveryHooks(Protocol):
     async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
         """Severe alert, incident, destination paused (idempotent while already paused)."""
 
+    async def credentials_refused(self, delivery: Delivery, outcome: Outcome) -> None:
+        """The vendor refused the credential (401/403): severe alert, destination paused."""
+
     async def hold(self, delivery: Delivery, reason: str) -> bool:
         """Park the delivery in the held queue; False if the destination is active again."""
 
@@ -49,6 +53,19 @@ class DeliveryHooks(Protocol):
 class _Pending:
     delivery: Delivery
     done: Done
+
+
+@dataclass
+class _Tries:
+    """One delivery's history so far: attempts, failures, and since when it is throttled."""
+
+    attempts: int = 0
+    failures: int = 0
+    throttled_since: float | None = None
+
+    def throttled_too_long(self, now: float, limit_s: float) -> bool:
+        self.throttled_since = self.throttled_since if self.throttled_since is not None else now
+        return now - self.throttled_since > limit_s
 
 
 @dataclass
@@ -63,6 +80,7 @@ class Lane:
     rand: random.Random = field(default_factory=random.Random)
     _queues: dict[str, deque[_Pending]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         slots = asyncio.Semaphore(self.config.max_concurrency)
@@ -109,24 +127,35 @@ class Lane:
     async def deliver(self, delivery: Delivery) -> bool:
         """Deliver one request until it is acknowledged, dead-lettered or held (True), or the lane
         closes between attempts (False)."""
-        failures = attempt = 0
+        tries = _Tries()
         while not self.closing:
             if self.paused and await self.hooks.hold(delivery, "destination paused"):
                 return True
             outcome = await self._attempt(delivery)
-            attempt += 1
+            tries.attempts += 1
             action = classify(outcome, delivery.request, self.config.latency_threshold_s)
-            self.hooks.attempted(delivery, attempt, outcome, action)
-            if action is Action.OK:
+            self.hooks.attempted(delivery, tries.attempts, outcome, action)
+            if await self._settled(action, delivery, outcome, tries):
                 return True
-            if action is Action.DEAD_LETTER:
-                await self.hooks.dead_letter(delivery, outcome)
-                return True
-            if action is Action.RETRY_AFTER:
-                await self._pause_for(retry_after_s(outcome))
-                continue
-            failures += 1
-            await self._compensate(delivery, outcome, failures)
+        return False
+
+    async def _settled(self, action: Action, delivery: Delivery, outcome: Outcome, tries: _Tries) -> bool:
+        """Act on one answer; True once the delivery is acknowledged or dead-lettered."""
+        if action is Action.OK:
+            return True
+        if action is Action.DEAD_LETTER:
+            await self.hooks.dead_letter(delivery, outcome)
+            return True
+        if action is Action.PAUSE:
+            await self.hooks.credentials_refused(delivery, outcome)
+            self.paused = True  # this delivery and every later one are held, none dead-lettered
+            return False
+        limit_s = self.config.max_throttled_s
+        if action is Action.RETRY_AFTER and not tries.throttled_too_long(time.monotonic(), limit_s):
+            await self._pause_for(retry_after_s(outcome, self.config.retry_after_cap_s))
+            return False
+        tries.failures += 1
+        await self._compensate(delivery, outcome, tries.failures)
         return False
 
     async def _attempt(self, delivery: Delivery) -> Outcome:
@@ -146,7 +175,16 @@ class Lane:
         )
 
     async def _pause_for(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        """Wait, unless the lane closes meanwhile (SIGTERM must not wait out a long backoff)."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), seconds)
+        except TimeoutError:
+            return
+
+    def close(self) -> None:
+        """Finish the attempts under way, start no other, and cut every wait short."""
+        self.closing = True
+        self._closed.set()
 
     async def drain(self) -> None:
         """Wait until every queued delivery is done (for shutdown and rebalances)."""

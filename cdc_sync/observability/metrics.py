@@ -42,6 +42,11 @@ ECHOES_SUPPRESSED = Counter(
     "cdc_sync_echoes_suppressed_total", "Changes not sent back to the system that wrote them", ["destination"]
 )
 PAUSED = Gauge("cdc_sync_destination_paused", "1 while a destination is paused", ["destination"])
+DEPENDENCY_UP = Gauge(
+    "cdc_sync_dependency_up",
+    "0 while a part cdc-sync run needs (registry, database) is unavailable",
+    ["dependency"],
+)
 ALERTS = Counter("cdc_sync_alerts_total", "Alerts raised", ["severity", "kind"])
 EVENTS = Counter("cdc_sync_events_total", "Change events consumed", ["table"])
 WEBHOOKS = Counter(

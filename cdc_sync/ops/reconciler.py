@@ -277,7 +277,7 @@ class Reconciler:
                 )
             await lane.drain()
         finally:
-            lane.closing = True  # cancelled at shutdown: finish the attempt under way, start no other
+            lane.close()  # cancelled at shutdown: finish the attempt under way, start no other
             await lane.drain()
             await asyncio.to_thread(ledger.flush)
             await lane.destination.aclose()

@@ -83,7 +83,7 @@ class VendorApi:
                 return None if outcome.status == 404 else _json(self.name, path, answer)
             if action is Action.RETRY_AFTER and waits < MAX_RATE_LIMITED_WAITS:
                 waits += 1
-                await self._sleep(retry_after_s(outcome))
+                await self._sleep(retry_after_s(outcome, self._config.retry_after_cap_s))
             elif action is Action.RETRY and failures < self._config.max_compensations:
                 failures += 1
                 cfg = self._config

@@ -14,13 +14,16 @@ from typing import Any, Protocol, cast
 
 import fastavro
 
-from cdc_sync.errors import RejectedEvent
+from cdc_sync.errors import RejectedEvent, SchemaUnknown, StackUnavailable
 from cdc_sync.events import ChangeEvent, Op, SourcePosition
 from cdc_sync.outbound.logical_types import RowConverter
 
 _MAGIC = 0
 _HEADER = struct.Struct(">bI")
 _OPS: frozenset[str] = frozenset({"c", "u", "d", "r"})
+# A schema id the registry does not know is asked for again this often before its records are
+# dead letters: a record can reach a consumer before its schema is readable everywhere.
+UNKNOWN_SCHEMA_TRIES = 3
 
 
 class SchemaSource(Protocol):
@@ -36,6 +39,7 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 def split_wire_format(data: bytes) -> tuple[int, bytes]:
@@ -74,16 +78,23 @@ class EnvelopeDecoder:
     def __init__(self, schemas: SchemaSource) -> None:
         self._schemas = schemas
         self._readers: dict[int, _Reader] = {}
+        self._unknown: dict[int, int] = {}  # schema id → times the registry said it has none
 
     def decode(self, message: RawMessage) -> ChangeEvent | None:
+        """The change a record carries; any record that cannot be one raises `RejectedEvent`."""
         if message.value is None:
             # A tombstone only lets log compaction drop the key; the delete event before it
             # already carried the change.
             return None
-        schema_id, envelope = self._read(message.value)
-        if "op" not in envelope or "source" not in envelope:
-            raise RejectedEvent(f"{message.topic}: record is not a Debezium change envelope")
-        return _change_event(message, schema_id, envelope, self._key(message))
+        try:
+            schema_id, envelope = self._read(message.value)
+            if "op" not in envelope or "source" not in envelope:
+                raise RejectedEvent(f"{message.topic}: record is not a Debezium change envelope")
+            return _change_event(message, schema_id, envelope, self._key(message))
+        except (RejectedEvent, StackUnavailable):
+            raise
+        except Exception as exc:  # a bad logical value, a malformed source block: this record only
+            raise RejectedEvent(f"cannot decode: {type(exc).__name__}: {exc}") from exc
 
     def unseen_schemas(self, records: Iterable[bytes | None]) -> set[int]:
         """Schema ids of these framed records that `decode` would still fetch and parse first."""
@@ -92,12 +103,24 @@ class EnvelopeDecoder:
             for data in records
             if data is not None and len(data) >= _HEADER.size and data[0] == _MAGIC
         }
-        return ids - self._readers.keys()
+        return ids - self._readers.keys() - {i for i, n in self._unknown.items() if n >= UNKNOWN_SCHEMA_TRIES}
 
     def prepare(self, schema_ids: Iterable[int]) -> None:
-        """Fetch and parse these writer schemas now (in a worker thread: it is network I/O)."""
+        """Fetch and parse these writer schemas now (in a worker thread: it is network I/O).
+
+        Raises `StackUnavailable` while the registry cannot be read, and `SchemaUnknown` for an
+        id it does not know until that was asked `UNKNOWN_SCHEMA_TRIES` times; from then on its
+        records decode to `SchemaUnknown` (dead letters) without asking again.
+        """
         for schema_id in schema_ids:
-            self._reader(schema_id)
+            if self._unknown.get(schema_id, 0) >= UNKNOWN_SCHEMA_TRIES:
+                continue
+            try:
+                self._reader(schema_id)
+            except SchemaUnknown:
+                self._unknown[schema_id] = self._unknown.get(schema_id, 0) + 1
+                if self._unknown[schema_id] < UNKNOWN_SCHEMA_TRIES:
+                    raise
 
     def row_schema(self, schema_id: int) -> Mapping[str, Any]:
         """The table-row record of a writer schema (what contracts pin)."""
@@ -116,6 +139,8 @@ class EnvelopeDecoder:
         return schema_id, _convert_images(record, reader.rows)
 
     def _reader(self, schema_id: int) -> _Reader:
+        if self._unknown.get(schema_id, 0) >= UNKNOWN_SCHEMA_TRIES:
+            raise SchemaUnknown(schema_id, f"asked {UNKNOWN_SCHEMA_TRIES} times")
         if schema_id not in self._readers:
             self._readers[schema_id] = _Reader(self._schemas.schema(schema_id))
         return self._readers[schema_id]

@@ -92,6 +92,10 @@ def plan_event(
     except ContractViolation as exc:
         plan.rejections.append(Rejection(str(exc), contract=True))
         return plan
+    except Exception as exc:  # the check itself broke on this change (e.g. a value of no known type)
+        reason = f"contract check failed: {type(exc).__name__}: {exc}"
+        plan.rejections.append(Rejection(reason, contract=True))
+        return plan
     rules, normalized = tuple(authority.items()), NormalizedFields()
     for route in table_routes:
         if is_echo(event, route.config.system):
@@ -127,6 +131,9 @@ def _map_for(route: Route, item: MapInput, plan: EventPlan) -> None:
         mapped: Mapped = route.mapper(item)
     except RejectedEvent as exc:
         plan.rejections.append(Rejection(str(exc), route.destination))
+        return
+    except Exception as exc:  # a mapper that breaks on this change: its letter, not a stopped stream
+        plan.rejections.append(Rejection(f"mapping failed: {type(exc).__name__}: {exc}", route.destination))
         return
     plan.deliveries.extend(mapped.deliveries)
     plan.unknown_enums.extend(mapped.unknown_enums)

@@ -4,11 +4,12 @@ Schema ids are immutable, so a schema fetched once is cached for the life of the
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from cdc_sync.errors import StackUnavailable
+from cdc_sync.errors import SchemaUnknown, StackUnavailable
 
 AvroSchema = dict[str, Any]
 
@@ -22,7 +23,7 @@ class SchemaRegistry:
 
     def schema(self, schema_id: int) -> AvroSchema:
         if schema_id not in self._by_id:
-            body = self._get(f"/schemas/ids/{schema_id}")
+            body = self._get(f"/schemas/ids/{schema_id}", lambda detail: SchemaUnknown(schema_id, detail))
             self._by_id[schema_id] = json.loads(body["schema"])
         return self._by_id[schema_id]
 
@@ -36,10 +37,17 @@ class SchemaRegistry:
         """One registered version: `{"subject", "version", "id", "schema"}`."""
         return dict(self._get(f"/subjects/{subject}/versions/{version}"))
 
-    def _get(self, path: str) -> Any:
+    def _get(self, path: str, unknown: Callable[[str], Exception] | None = None) -> Any:
+        """The JSON at `path`; a 404 raises `unknown(detail)` when given (the registry answered:
+        it has no such thing), anything else that fails is an outage (`StackUnavailable`)."""
         try:
             response = self._client.get(path)
-            response.raise_for_status()
         except httpx.HTTPError as exc:
             raise StackUnavailable(f"schema registry: GET {path} failed: {exc}") from exc
-        return response.json()
+        if response.status_code == 404 and unknown is not None:
+            raise unknown(f"GET {path}: 404 {response.text[:200]}")
+        try:
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise StackUnavailable(f"schema registry: GET {path} failed: {exc}") from exc

@@ -11,6 +11,7 @@ getting their turn in between (`LoopWatch` shows how long the loop is held).
 """
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,16 +22,17 @@ from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.sender import Lane
-from cdc_sync.errors import RejectedEvent
+from cdc_sync.errors import SchemaUnknown, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.mapping.normalize import load_reference_data
 from cdc_sync.observability import metrics
 from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
 from cdc_sync.outbound.contracts import Contracts
-from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
 from cdc_sync.outbound.loop_watch import SLICE_S, LoopWatch, TimeSlice, settle_process
 from cdc_sync.outbound.offsets import PartitionProgress
+from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.source import raw_message
 from cdc_sync.store import destinations
@@ -68,6 +70,7 @@ class OutboundRunner:
         self._ready: dict[Partition, int] = {}
         self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deps = Dependencies(asyncio.Event())
         self._lag = ConsumerLag()
         self._state_gauges = StateGauges(parts.engine, parts.config.destinations)
         _prime_counters(parts)
@@ -78,6 +81,7 @@ class OutboundRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._deps = Dependencies(stop)
         await asyncio.to_thread(load_reference_data)  # once, before any change waits for it
         settle_process()
         consumer = Consumer(self._consumer_config())
@@ -91,7 +95,9 @@ class OutboundRunner:
         try:
             while not stop.is_set():
                 batch = await asyncio.to_thread(self._poll, consumer, self._in_flight() < MAX_IN_FLIGHT)
-                await self._handle(batch)
+                await self._handle(consumer, batch)
+        except Stopping as exc:
+            log.info("%s", exc)
         finally:
             await self._shutdown(consumer, chores)
 
@@ -136,10 +142,9 @@ class OutboundRunner:
             "queued.max.messages.kbytes": 16384,
         }
 
-    async def _handle(self, batch: list[Message]) -> None:
-        unseen = self._p.decoder.unseen_schemas(data for m in batch for data in (m.key(), m.value()))
-        if unseen:
-            await asyncio.to_thread(self._p.decoder.prepare, unseen)
+    async def _handle(self, consumer: Consumer, batch: list[Message]) -> None:
+        if not await self._schemas_ready(consumer, batch):
+            return
         slice_ = TimeSlice(self._slice_s)
         decoded: list[tuple[Partition, int, ChangeEvent]] = []
         for message in batch:
@@ -150,11 +155,27 @@ class OutboundRunner:
         if not decoded:
             return
         contact_ids, tag_ids = lookup_ids([event for *_, event in decoded], self._p.routes)
-        lookups = await asyncio.to_thread(fetch_lookups, self._p.engine, contact_ids, tag_ids)
+        lookups = await self._deps.call("database", fetch_lookups, self._p.engine, contact_ids, tag_ids)
         for partition, offset, event in decoded:
             plan = plan_event(event, self._p.routes, self._check_contract, self._p.config.authority, lookups)
             await self._carry_out(partition, offset, event, plan)
             await slice_.turn()
+
+    async def _schemas_ready(self, consumer: Consumer, batch: list[Message]) -> bool:
+        """The batch's writer schemas are known. While the registry is down (or does not know an
+        id yet) the batch is not handled: its partitions are sought back to it, to be read again
+        after a backoff, so nothing is lost, dead-lettered or held in memory meanwhile."""
+        unseen = self._p.decoder.unseen_schemas(data for m in batch for data in (m.key(), m.value()))
+        if not unseen:
+            return True
+        try:
+            await asyncio.to_thread(self._p.decoder.prepare, unseen)
+        except (StackUnavailable, SchemaUnknown) as exc:
+            await asyncio.to_thread(_seek_back, consumer, batch)
+            await self._deps.wait("registry", exc, down=isinstance(exc, StackUnavailable))
+            return False
+        self._deps.recovered("registry")
+        return True
 
     async def _decode(self, message: Message) -> tuple[Partition, int, ChangeEvent] | None:
         error = message.error()
@@ -168,13 +189,8 @@ class OutboundRunner:
         self._progress.setdefault(partition, PartitionProgress()).begin(raw.offset)
         try:
             event = self._p.decoder.decode(raw)
-        except RejectedEvent as exc:
-            letter = DeadLetter(
-                reason=str(exc),
-                source=None,
-                payload={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
-            )
-            await asyncio.to_thread(add_dead_letter, self._p.engine, letter)
+        except Exception as exc:  # poison: this record only; the partition keeps flowing
+            await self._deps.call("database", add_dead_letter, self._p.engine, poison_letter(raw, exc))
             metrics.DEAD_LETTERS.labels("", "undecodable").inc()
             event = None
         if event is None:
@@ -191,7 +207,7 @@ class OutboundRunner:
     ) -> None:
         _count(plan)
         for rejection in plan.rejections:
-            await asyncio.to_thread(add_dead_letter, self._p.engine, _letter(event, rejection))
+            await self._deps.call("database", add_dead_letter, self._p.engine, _letter(event, rejection))
         if not plan.deliveries:
             self._finish(partition, offset)
             return
@@ -241,11 +257,14 @@ class OutboundRunner:
     async def _shutdown(self, consumer: Consumer, chores: list[asyncio.Task[None]]) -> None:
         # Finish the attempts under way, start no new ones: what is left is re-read next time.
         for lane in self._p.lanes.values():
-            lane.closing = True
+            lane.close()
         await asyncio.gather(*(lane.drain() for lane in self._p.lanes.values()))
         for chore in chores:
             chore.cancel()
-        await asyncio.to_thread(self._p.ledger.flush)
+        try:
+            await asyncio.to_thread(self._p.ledger.flush)
+        except Exception as exc:  # their offsets stay unstored: re-read and deduplicated next time
+            log.warning("ledger not flushed on shutdown: %s", exc)
         await asyncio.to_thread(self._store_ready, consumer)
         await asyncio.to_thread(consumer.close)  # revokes (drained already) and commits stored offsets
 
@@ -274,6 +293,9 @@ def _prime_counters(parts: RunnerParts) -> None:
     """Label sets alert rules take increase() of are shown at 0 from the start: a series that first
     appears at 1 shows Prometheus no increase, and the first event would go unnoticed."""
     metrics.ALERTS.labels("severe", "escalation")
+    metrics.ALERTS.labels("severe", "credentials_rejected")
+    for dependency in ("registry", "database"):
+        metrics.DEPENDENCY_UP.labels(dependency).set(1)
     for table in parts.routes:
         metrics.CONTRACT_VIOLATIONS.labels(table)
     for destination in parts.lanes:
@@ -305,3 +327,42 @@ def _letter(event: ChangeEvent, rejection: Rejection) -> DeadLetter:
         destination=rejection.destination,
         payload=event.model_dump(mode="json"),
     )
+
+
+def _seek_back(consumer: Consumer, batch: list[Message]) -> None:
+    """Runs on the consumer thread: the next poll reads this batch again from its first record."""
+    first: dict[Partition, int] = {}
+    for message in batch:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        if message.error() is None and topic is not None and partition is not None and offset is not None:
+            first.setdefault((topic, partition), offset)
+    for (topic, partition), offset in first.items():
+        try:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:  # revoked meanwhile: its next owner reads it
+            log.info("not sought back %s/%s: %s", topic, partition, exc)
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def poison_letter(raw: RawMessage, exc: Exception) -> DeadLetter:
+    """A record that cannot become a change, kept whole: `dlq show` has its bytes after Kafka's
+    retention dropped it (PostgreSQL refuses NUL in text, so the reason is cleaned of it)."""
+    try:
+        schema_id: int | None = split_wire_format(raw.value or b"")[0]
+    except Exception:
+        schema_id = None
+    reason = f"undecodable record {raw.topic}/{raw.partition}@{raw.offset}: {exc}".replace("\x00", "")
+    payload = {
+        "topic": raw.topic,
+        "partition": raw.partition,
+        "offset": raw.offset,
+        "schema_id": schema_id,
+        "error": f"{type(exc).__name__}: {exc}".replace("\x00", ""),
+        "key_b64": _b64(raw.key),
+        "value_b64": _b64(raw.value),
+        "headers": [[name, _b64(value)] for name, value in raw.headers],
+    }
+    return DeadLetter(reason=reason[:2000], source=None, payload=payload)

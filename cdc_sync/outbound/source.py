@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 
@@ -23,7 +24,12 @@ def raw_message(message: Message) -> RawMessage:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     if topic is None or partition is None or offset is None:
         raise RejectedEvent("Kafka record without topic, partition or offset")
-    return RawMessage(topic, partition, offset, message.key(), message.value())
+    return RawMessage(topic, partition, offset, message.key(), message.value(), _headers(message))
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
+    pairs: list[Any] = list(message.headers() or ())
+    return tuple((str(name), value.encode() if isinstance(value, str) else value) for name, value in pairs)
 
 
 def read_events(bootstrap: str, decoder: EnvelopeDecoder, options: ReadOptions) -> Iterator[ChangeEvent]:

@@ -4,6 +4,7 @@ Scenarios A-1, D-1, D-2 (SPEC §8), unsubscribe, bad input, rate limits, echo su
 kill -9. Effects are counted at the sandboxes, which dedupe by Idempotency-Key.
 """
 
+import base64
 import json
 import signal
 import tomllib
@@ -16,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 import tomli_w
+from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
 from cdc_sync.mapping.mailchimp import subscriber_hash
+from cdc_sync.settings import Settings
 from tests.integration.outbound_fixtures import Runner, sandbox, wait_for
 
 SECOND_METRICS_PORT = 9119
@@ -154,6 +157,32 @@ def test_invalid_email_is_dead_lettered_and_the_stream_keeps_flowing(
     assert all("invalid email 'not-an-email'" in reason for _, reason in letters)
     wait_for("the next contact delivered", lambda: member(good))
     assert member("not-an-email") is None
+
+
+def test_a_poison_record_is_one_letter_with_its_bytes_and_the_stream_keeps_flowing(
+    crm: Engine, runner: Runner, settings: Settings
+) -> None:
+    """The crash-loop of before: a record naming a schema id the registry does not know."""
+    before = f"before-poison-{tag()}@example.com"
+    add_contacts(crm, [before])
+    wait_for("the contact before the poison", lambda: member(before))
+    poison = b"\x00" + (999_999).to_bytes(4, "big") + b"\x02garbage"
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce("crm.public.contacts", key=b"poison", value=poison, headers=[("origin", b"test")])
+    assert producer.flush(10) == 0
+    after = f"after-poison-{tag()}@example.com"
+    add_contacts(crm, [after])
+
+    def poison_letter() -> Any:
+        letters = json.loads(runner.cli("dlq", "list", "--json").stdout)
+        return [item for item in letters if "999999" in item["reason"]]
+
+    (letter,) = wait_for("the poison's dead letter", poison_letter, timeout_s=90)
+    wait_for("the contact after the poison", lambda: member(after), timeout_s=90)
+    shown = json.loads(runner.cli("dlq", "show", str(letter["id"]), "--json").stdout)
+    assert base64.b64decode(shown["payload"]["value_b64"]) == poison
+    assert shown["payload"]["headers"] == [["origin", base64.b64encode(b"test").decode()]]
+    assert runner.process is not None and runner.process.poll() is None  # never exited
 
 
 def test_unknown_enum_becomes_other_and_is_counted(crm: Engine, runner: Runner) -> None:

@@ -50,5 +50,8 @@ def test_backoff_grows_and_is_capped(failures: int, jitter: float) -> None:
 
 
 def test_retry_after_is_honoured() -> None:
-    assert retry_after_s(Outcome(429, 0.1, retry_after_s=7.0)) == 7.0
-    assert retry_after_s(Outcome(429, 0.1)) == 1.0
+    assert retry_after_s(Outcome(429, 0.1, retry_after_s=7.0), cap_s=300) == 7.0
+    assert retry_after_s(Outcome(429, 0.1), cap_s=300) == 1.0
+    assert retry_after_s(Outcome(429, 0.1, retry_after_s=86_400.0), cap_s=300) == 300
+    assert retry_after_s(Outcome(429, 0.1, retry_after_s=float("inf")), cap_s=300) == 300
+    assert retry_after_s(Outcome(429, 0.1, retry_after_s=float("nan")), cap_s=300) == 300

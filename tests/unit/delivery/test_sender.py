@@ -74,6 +74,7 @@ class MemoryHooks:
         self.held: list[str] = []
         self.still_paused = True
         self.merged: list[str] = []
+        self.refusals: list[str] = []
 
     def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None:
         self.attempts.append((delivery.idempotency_key, attempt, action))
@@ -92,6 +93,9 @@ class MemoryHooks:
 
     async def escalate(self, delivery: Delivery, failures: int, last: Outcome) -> None:
         self.escalations.append(f"{delivery.idempotency_key}:{failures}")
+
+    async def credentials_refused(self, delivery: Delivery, outcome: Outcome) -> None:
+        self.refusals.append(delivery.idempotency_key)
 
     async def hold(self, delivery: Delivery, reason: str) -> bool:
         if self.still_paused:
@@ -177,3 +181,38 @@ def test_a_resumed_destination_sends_instead_of_holding() -> None:
     lane = Lane(CONFIG, vendor, hooks, paused=True)
     run(lane, [delivery("contact:1", 1)])
     assert vendor.sent == ["contact:1-1"] and hooks.held == []
+
+
+def test_a_refused_credential_pauses_and_holds_instead_of_dead_lettering() -> None:
+    hooks = MemoryHooks()
+    script = {entity: [Outcome(401, 0.01, "invalid API key")] for entity in ("contact:1", "contact:2")}
+    lane = Lane(CONFIG, ScriptedVendor(script), hooks)
+    done = run(lane, [delivery("contact:1", 1), delivery("contact:2", 2)])
+    assert sorted(hooks.refusals) == ["contact:1-1", "contact:2-2"] and lane.paused
+    assert hooks.dead == []  # a revoked key must not dead-letter the stream
+    assert "contact:1-1" in hooks.held and "contact:2-2" in hooks.held
+    assert len(done) == 2
+
+
+def test_429s_that_last_too_long_count_as_failures_and_escalate() -> None:
+    hooks = MemoryHooks()
+    config = CONFIG.model_copy(update={"max_throttled_s": 0.01, "max_compensations": 1})
+    throttled = [Outcome(429, 0.01, retry_after_s=0.005) for _ in range(50)]
+    lane = Lane(config, ScriptedVendor({"contact:1": throttled}), hooks)
+    run(lane, [delivery("contact:1", 1)])
+    assert hooks.escalations and lane.paused
+
+
+def test_closing_cuts_a_long_retry_after_short() -> None:
+    hooks = MemoryHooks()
+    throttled = [Outcome(429, 0.01, retry_after_s=3600.0)]
+    lane = Lane(CONFIG, ScriptedVendor({"contact:1": throttled}), hooks)
+
+    async def go() -> None:
+        lane.submit(delivery("contact:1", 1), lambda: None)
+        await asyncio.sleep(0.05)  # the delivery now waits out its hour
+        lane.close()
+        await asyncio.wait_for(lane.drain(), timeout=5)  # generous: an hour is what it would take
+
+    asyncio.run(go())
+    assert [a[2] for a in hooks.attempts] == [Action.RETRY_AFTER]  # nothing sent after closing

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 import uvloop
-from confluent_kafka import Message
+from confluent_kafka import Consumer, Message
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
@@ -105,6 +105,19 @@ class FakeMessage:
     def value(self) -> bytes | None:
         return self._raw.value
 
+    def headers(self) -> list[tuple[str, bytes | None]]:
+        return list(self._raw.headers)
+
+
+class FakeConsumer:
+    """Records where the runner seeks back to (while the registry is unavailable)."""
+
+    def __init__(self) -> None:
+        self.sought: list[tuple[str, int, int]] = []
+
+    def seek(self, partition: Any) -> None:
+        self.sought.append((partition.topic, partition.partition, partition.offset))
+
 
 class RecordingLane:
     def __init__(self) -> None:
@@ -174,7 +187,7 @@ def test_a_batch_worked_through_in_slices_is_submitted_in_offset_order_while_oth
                 await asyncio.sleep(0)
 
         ticking = asyncio.create_task(tick())
-        await the_runner._handle(batch)
+        await the_runner._handle(cast(Consumer, FakeConsumer()), batch)
         ticking.cancel()
 
     asyncio.run(handle())
@@ -186,7 +199,7 @@ def test_schemas_seen_for_the_first_time_are_fetched_off_the_event_loop() -> Non
     lane, schemas = RecordingLane(), ThreadNotingSchemas()
 
     async def handle() -> int:
-        await runner(lane, schemas)._handle(contact_batch(1))
+        await runner(lane, schemas)._handle(cast(Consumer, FakeConsumer()), contact_batch(1))
         return threading.get_ident()
 
     loop_thread = asyncio.run(handle())
