@@ -37,5 +37,9 @@ class ContractViolation(RejectedEvent):
     """The event breaks its versioned schema contract."""
 
 
+class DestinationBusy(CdcSyncError):
+    """Another operator action holds the destination's lock (store/operator_locks.py)."""
+
+
 class RetryableError(CdcSyncError):
     """A transient failure: back off and try again."""

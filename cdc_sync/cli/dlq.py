@@ -240,12 +240,16 @@ def dlq_replay(
 
     Vendor-refused deliveries are re-sent as they were (same idempotency key). Rejected change
     events are planned again from their stored payload, without the contract check (it cannot
-    be re-checked offline: replaying says the contract is fixed or the event accepted). --fresh
+    be re-checked offline: replaying says the contract is fixed or the event accepted). Poison
+    records are decoded again from their stored bytes and checked as live changes are. --fresh
     sends the CRM row as it is now instead. A letter rejected again stays open.
     """
     if bool(letter_ids) == every_open:
         raise click.UsageError("name the dead letters to replay (IDs) or pass --all, not both")
-    context = ReplayContext(_engine(ctx), config_of(ctx), actor(), settings_of(ctx).topic_prefix)
+    settings = settings_of(ctx)
+    context = ReplayContext(
+        _engine(ctx), config_of(ctx), actor(), settings.topic_prefix, settings.registry_url
+    )
     request = ReplayRequest(letter_ids, every_open, destination, fresh)
     letters = select_letters(context, request)
     if not letters:

@@ -99,5 +99,5 @@ def conflicts_show(ctx: click.Context, conflict_id: int) -> None:
 @click.pass_context
 def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
     """Apply the decision to the CRM row (audited); it then flows out like any CRM change."""
-    resolved = resolve(state_engine_of(ctx), conflict_id, "vendor" if keep == "vendor" else "crm", actor())
-    click.echo(f"conflict {conflict_id} resolved: kept {keep} value {resolved[f'{keep}_value']!r}")
+    kept = resolve(state_engine_of(ctx), conflict_id, "vendor" if keep == "vendor" else "crm", actor())
+    click.echo(f"conflict {conflict_id} resolved: kept {keep} value {kept!r}")

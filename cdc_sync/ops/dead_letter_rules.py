@@ -10,9 +10,10 @@ from typing import Any, Literal
 from cdc_sync.delivery.model import Delivery
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.outbound.pipeline import Route
+from cdc_sync.outbound.poison import RECORD_FIELDS
 from cdc_sync.store.dead_letters import LetterStatus, StoredLetter
 
-ReplayKind = Literal["delivery", "event", "undecodable", "unknown"]
+ReplayKind = Literal["delivery", "event", "record", "undecodable", "unknown"]
 ReplayOutcome = Literal["replayed", "failed_again", "rejected", "halted", "skipped"]
 OUTCOMES: tuple[ReplayOutcome, ...] = ("replayed", "failed_again", "rejected", "halted", "skipped")
 KeyColumn = tuple[str, type]
@@ -25,8 +26,10 @@ def replay_kind(letter: StoredLetter) -> ReplayKind:
         return "delivery"
     if {"op", "table", "key", "source"} <= payload.keys():
         return "event"
+    if letter.topic is None and payload.keys() >= RECORD_FIELDS:
+        return "record"  # a poison record, kept whole: it decodes again on replay
     if letter.topic is None and {"topic", "offset"} <= payload.keys():
-        return "undecodable"
+        return "undecodable"  # kept before the bytes were: only a rewind reads it again
     return "unknown"
 
 
@@ -58,6 +61,12 @@ def _destination_problem(letter: StoredLetter, configured: Collection[str], only
     if letter.destination is not None and letter.destination not in configured:
         return f"dead letter {letter.id} is for destination {letter.destination!r}, which is not configured"
     return None
+
+
+def letter_destinations(letters: Sequence[StoredLetter], configured: Collection[str]) -> set[str]:
+    """The destinations a replay of these letters may send to (a letter of none: any of them)."""
+    named = {letter.destination for letter in letters}
+    return set(configured) if None in named else {name for name in named if name is not None}
 
 
 def entity_values(entity: str) -> list[str]:
@@ -105,7 +114,10 @@ class LetterResult:
 
 
 def blocked_by(letter: StoredLetter, earlier: Sequence[LetterResult]) -> int | None:
-    """An earlier letter of this run, same entity and overlapping destination, still open."""
+    """An earlier letter of this run, same entity and overlapping destination, still open.
+    A letter of no known entity (a poison record) is ordered by its ledger check alone."""
+    if letter.entity is None:
+        return None
     for result in earlier:
         overlaps = (
             None in (result.destination, letter.destination) or result.destination == letter.destination

@@ -9,7 +9,11 @@ How each kind of letter replays:
   the stored payload *without* the contract check: the writer's schema is not in the letter, so
   the contract cannot be re-checked offline. Replaying one says the operator fixed the contract or
   accepts the event as it is. Rejected again, it stays open (no duplicate letter).
-- undecodable: there is nothing to replay from; the record is re-read by rewinding the consumer.
+- record: a poison record, kept whole (bytes, headers, schema id). It is decoded again (say the
+  missing schema was registered meanwhile), checked against its contract and planned like a live
+  change. Still undecodable, it stays open with the new reason.
+- undecodable: a letter written before records were kept whole: there is nothing to replay from;
+  the record is re-read by rewinding the consumer.
 
 `--fresh` plans from the CRM row as it is now instead (new idempotency keys: see `fresh.py`).
 
@@ -31,7 +35,7 @@ from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
-from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.ops.dead_letter_rules import (
@@ -42,6 +46,7 @@ from cdc_sync.ops.dead_letter_rules import (
     ReplayReport,
     attempt_keys,
     blocked_by,
+    letter_destinations,
     replay_kind,
     replay_order,
     replay_problem,
@@ -49,6 +54,7 @@ from cdc_sync.ops.dead_letter_rules import (
     routes_for,
     row_key,
 )
+from cdc_sync.ops.stored_records import StoredRecords
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
 from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.store import destinations
@@ -63,9 +69,9 @@ from cdc_sync.store.dead_letters import (
     mark_letter,
     older_open_letters,
     open_letters,
-    replay_lock,
 )
 from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
+from cdc_sync.store.operator_locks import destination_locks
 from cdc_sync.vendors.registry import build_destination
 
 
@@ -83,6 +89,7 @@ class ReplayContext:
     config: AppConfig
     actor: str
     topic_prefix: str
+    registry_url: str
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ async def replay(
     session = _Session(ctx, request.fresh)
     results: list[LetterResult] = []
     try:
-        with replay_lock(ctx.engine):
+        with destination_locks(ctx.engine, letter_destinations(letters, ctx.config.destinations)):
             for letter in replay_order(letters):
                 results.append(await session.replay(letter, results))
                 progress(1)
@@ -210,6 +217,7 @@ class _Session:
         self._notifier = Notifier(ctx.config.notifications)
         self._hooks = _LetterHooks(ctx.engine, self._ledger, self._notifier)
         self._lanes: dict[str, Lane] = {}
+        self._records = StoredRecords(ctx.registry_url, ctx.config.contracts_dir)
 
     async def replay(self, letter: StoredLetter, earlier: Sequence[LetterResult]) -> LetterResult:
         planned = self._prepare(letter, earlier)
@@ -252,6 +260,8 @@ class _Session:
         return f"dead letter {blocker} of {letter.entity} is still open; it goes first"
 
     def _plan(self, letter: StoredLetter) -> _Planned:
+        if replay_kind(letter) == "record":
+            return self._plan_record(letter)
         engine, authority = self._ctx.engine, self._ctx.config.authority
         table = str(letter.table)
         routes = routes_for(self._routes, table, letter.destination)
@@ -266,6 +276,23 @@ class _Session:
             raise CdcSyncError(f"dead letter {letter.id} has a malformed payload: {exc}") from exc
         lookups = fetch_lookups(engine, *lookup_ids([event], routes))
         return _planned(plan_event(event, routes, no_contract_check, authority, lookups))
+
+    def _plan_record(self, letter: StoredLetter) -> _Planned:
+        try:
+            event = self._records.decode(letter.payload)
+        except RejectedEvent as exc:
+            return _Planned(rejection=f"still undecodable: {exc}")
+        except StackUnavailable as exc:
+            raise CdcSyncError(f"dead letter {letter.id} cannot be decoded now: {exc}") from exc
+        if event is None:
+            return _Planned(rejection="the record is a tombstone, which carries no change: discard it")
+        routes = routes_for(self._routes, event.table, letter.destination)
+        engine, authority = self._ctx.engine, self._ctx.config.authority
+        if self._fresh:
+            events = current_events(engine, event.table, [event.key], self._ctx.topic_prefix)
+            return _planned(plan_fresh(engine, events, routes, authority)[0])
+        lookups = fetch_lookups(engine, *lookup_ids([event], routes))
+        return _planned(plan_event(event, routes, self._records.check_contract, authority, lookups))
 
     def _key(self, letter: StoredLetter) -> dict[str, Any]:
         if replay_kind(letter) == "event":

@@ -18,6 +18,7 @@ from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.store.operator_locks import destination_locks
 from cdc_sync.vendors.registry import build_destination
 
 _HELD = "it stays paused with the rest of its queue held"
@@ -50,14 +51,9 @@ async def resume(
     notifier = Notifier(config.notifications)
     destination = build_destination(name, config.destinations[name])
     lane = Lane(config.destinations[name], destination, HaltingHooks(engine, ledger, notifier, _HELD))
-    replayed = 0
     try:
-        while not destinations.activate_if_empty(engine, name, f"resumed by {actor}"):
-            for seq, delivery in destinations.held(engine, name):
-                await lane.deliver(delivery)
-                destinations.release(engine, [seq])
-                replayed += 1
-                progress(1)
+        with destination_locks(engine, [name]):
+            replayed = await _replay_held(engine, name, actor, lane, ledger, progress)
     except ReplayHalted as exc:
         audit(
             engine,
@@ -77,3 +73,20 @@ async def resume(
         engine, actor, "destination.resume", f"destination:{name}", "paused", "active", {"replayed": replayed}
     )
     return ResumeReport(replayed, True)
+
+
+async def _replay_held(
+    engine: Engine, name: str, actor: str, lane: Lane, ledger: LedgerWriter, progress: Callable[[int], None]
+) -> int:
+    """Send the held queue in order until it is empty, then activate (atomically with the check).
+    Each delivery's ledger rows are written before it leaves the queue: a kill -9 in between sends
+    it again (same idempotency key), never leaves an acknowledged effect without its ledger row."""
+    replayed = 0
+    while not destinations.activate_if_empty(engine, name, f"resumed by {actor}"):
+        for seq, delivery in destinations.held(engine, name):
+            await lane.deliver(delivery)
+            ledger.flush()
+            destinations.release(engine, [seq])
+            replayed += 1
+            progress(1)
+    return replayed

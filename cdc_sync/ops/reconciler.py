@@ -26,7 +26,7 @@ from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
-from cdc_sync.errors import ConfigError
+from cdc_sync.errors import ConfigError, DestinationBusy
 from cdc_sync.mapping.normalize import sanitize_tags
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
@@ -56,6 +56,7 @@ from cdc_sync.settings import Settings
 from cdc_sync.store import crm_keys, destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
+from cdc_sync.store.operator_locks import destination_locks
 from cdc_sync.vendors.registry import build_destination
 
 CHUNK = 1000  # CRM contacts read and planned at a time
@@ -236,7 +237,11 @@ class Reconciler:
             return report.model_copy(update={"fix": fix_summary(report, [], {})})
         if len(targets) > 1 and not self.confirm(report, len(targets)):
             return report.model_copy(update={"fix": FixSummary(confirmed=False, note="not confirmed")})
-        hooks = await self._deliver(name, await self._fix_deliveries(name, targets, compared.tags))
+        try:
+            with destination_locks(self.engine, [name]):
+                hooks = await self._deliver(name, await self._fix_deliveries(name, targets, compared.tags))
+        except DestinationBusy as exc:  # an operator is replaying to it: the next pass fixes
+            return report.model_copy(update={"fix": FixSummary(confirmed=False, note=str(exc))})
         done = [t for t in targets if not set(t.comparison.entities) & (hooks.failed | hooks.held)]
         await asyncio.to_thread(self._audit_fixes, name, done, actor)
         keys = [target.comparison.key for target in done]
@@ -344,6 +349,7 @@ def _outcome(report: DestinationReport) -> str:
         return report.note or "not reconcilable"
     counts = ", ".join(f"{result} {count}" for result, count in report.counts.items())
     fixed = f"; fixed {report.fix.fixed}, {report.fix.remaining} left" if report.fix else ""
+    fixed = f"; not fixed: {report.fix.note}" if report.fix and report.fix.note else fixed
     return f"{counts}; difference rate {report.difference_rate:.4%}{fixed}"
 
 

@@ -11,7 +11,6 @@ getting their turn in between (`LoopWatch` shows how long the loop is held).
 """
 
 import asyncio
-import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +28,12 @@ from cdc_sync.observability import metrics
 from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
 from cdc_sync.outbound.contracts import Contracts
-from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
+from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.loop_watch import SLICE_S, LoopWatch, TimeSlice, settle_process
 from cdc_sync.outbound.offsets import PartitionProgress
 from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
+from cdc_sync.outbound.poison import poison_letter
 from cdc_sync.outbound.source import raw_message
 from cdc_sync.store import destinations
 from cdc_sync.store.crm import fetch_lookups
@@ -341,28 +341,3 @@ def _seek_back(consumer: Consumer, batch: list[Message]) -> None:
             consumer.seek(TopicPartition(topic, partition, offset))
         except KafkaException as exc:  # revoked meanwhile: its next owner reads it
             log.info("not sought back %s/%s: %s", topic, partition, exc)
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode()
-
-
-def poison_letter(raw: RawMessage, exc: Exception) -> DeadLetter:
-    """A record that cannot become a change, kept whole: `dlq show` has its bytes after Kafka's
-    retention dropped it (PostgreSQL refuses NUL in text, so the reason is cleaned of it)."""
-    try:
-        schema_id: int | None = split_wire_format(raw.value or b"")[0]
-    except Exception:
-        schema_id = None
-    reason = f"undecodable record {raw.topic}/{raw.partition}@{raw.offset}: {exc}".replace("\x00", "")
-    payload = {
-        "topic": raw.topic,
-        "partition": raw.partition,
-        "offset": raw.offset,
-        "schema_id": schema_id,
-        "error": f"{type(exc).__name__}: {exc}".replace("\x00", ""),
-        "key_b64": _b64(raw.key),
-        "value_b64": _b64(raw.value),
-        "headers": [[name, _b64(value)] for name, value in raw.headers],
-    }
-    return DeadLetter(reason=reason[:2000], source=None, payload=payload)

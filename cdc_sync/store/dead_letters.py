@@ -4,8 +4,7 @@ A letter is `open` until an operator replays it (`replayed`) or gives it up (`di
 `resolution` keeps what happened then, and the audit log keeps every replay attempt.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -188,7 +187,10 @@ def letter_history(engine: Engine, letter: StoredLetter) -> list[dict[str, Any]]
 
 
 def older_open_letters(engine: Engine, letter: StoredLetter) -> list[int]:
-    """Open letters of the same entity and an overlapping destination from before this one's change."""
+    """Open letters of the same entity and an overlapping destination from before this one's change
+    (none for a letter of no known entity: poison records are not ordered against each other)."""
+    if letter.entity is None:
+        return []
     c = dead_letters.c
     lane = (
         true()
@@ -205,18 +207,3 @@ def older_open_letters(engine: Engine, letter: StoredLetter) -> list[int]:
     )
     with engine.connect() as conn:
         return [int(found) for found in conn.execute(statement).scalars()]
-
-
-_REPLAY_LOCK = 0x0CDC6  # beside migrate's 0x0CDC5
-
-
-@contextmanager
-def replay_lock(engine: Engine) -> Iterator[None]:
-    """One replay at a time: two would both send a letter before either marks it replayed."""
-    with engine.connect() as conn:
-        if not conn.execute(select(func.pg_try_advisory_lock(_REPLAY_LOCK))).scalar_one():
-            raise CdcSyncError("another `cdc-sync dlq replay` is running; try again when it is done")
-        try:
-            yield
-        finally:
-            conn.execute(select(func.pg_advisory_unlock(_REPLAY_LOCK)))

@@ -4,16 +4,23 @@ import json
 import os
 import tomllib
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import tomli_w
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, make_url, text
 
+from cdc_sync.errors import SchemaUnknown
 from cdc_sync.mapping.mailchimp import subscriber_hash
-from cdc_sync.store.dead_letters import replay_lock
+from cdc_sync.outbound.envelope import RawMessage
+from cdc_sync.outbound.poison import poison_letter
+from cdc_sync.settings import Settings
+from cdc_sync.store.dead_letters import add_dead_letter
+from cdc_sync.store.operator_locks import destination_locks
 from tests.integration.outbound_fixtures import (
     Process,
     Runner,
@@ -22,7 +29,7 @@ from tests.integration.outbound_fixtures import (
     start_group_at_the_end,
     wait_for,
 )
-from tests.integration.test_inbound import LIST_SECRET, emit, list_event
+from tests.integration.test_inbound import LIST_SECRET, applied, emit, list_event, one, zendesk_event
 from tests.integration.test_outbound import (
     MAILCHIMP_AUTH,
     ZENDESK_AUTH,
@@ -158,9 +165,13 @@ def test_fresh_replay_sends_the_row_as_it_is_now_and_discard_closes_a_letter(
     wait_for("letters for both destinations", lambda: open_letters(runner, entity, "helpdesk"))
     (marketing,) = wait_for("the marketing letter", lambda: open_letters(runner, entity, "marketing"))
     (helpdesk,) = open_letters(runner, entity, "helpdesk")
-    with replay_lock(state):  # another operator's replay is under way
+    with destination_locks(state, ["marketing"]):  # another operator's replay is under way
         busy = runner.cli("dlq", "replay", str(marketing["id"]))
-    assert busy.returncode == 1 and "another `cdc-sync dlq replay` is running" in busy.stderr
+        resume = runner.cli("destinations", "resume", "marketing")
+        other = runner.cli("dlq", "replay", str(helpdesk["id"]), "--json")  # another destination: free
+    assert busy.returncode == 1 and "destination marketing is busy" in busy.stderr
+    assert resume.returncode == 1 and "destination marketing is busy" in resume.stderr
+    assert json.loads(other.stdout)["results"][0]["outcome"] == "rejected"  # it ran: the email is invalid
     stale = runner.cli("dlq", "replay", str(marketing["id"]), "--json")
     assert stale.returncode == 1 and "did not go through" in stale.stderr
     assert json.loads(stale.stdout)["results"][0]["outcome"] == "rejected"  # the payload's email is invalid
@@ -287,3 +298,69 @@ def test_reconciliation_runs_on_a_schedule_inside_run(runner: Runner, tmp_path: 
     passes = cli_json(runner, "audit", "--action", "reconcile.run", "--object", "destination:marketing")
     assert passes[0]["actor"] == "cdc-sync run (scheduled reconcile)"
     assert passes[0]["details"]["sample"] == 5
+
+
+def test_keeping_the_crm_value_keeps_what_the_crm_holds_now(
+    crm: Engine, state: Engine, runner: Runner, inbound: Process
+) -> None:
+    ticket = f"A300-{tag()}"
+    email = f"keep-crm-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email, first_name) VALUES (:e, 'Crm') RETURNING id", e=email)[0]
+    insert = "INSERT INTO tickets (external_id, contact_id, subject, status) VALUES (:t, :c, 'X', 'Open')"
+    ticket_id = one(crm, insert + " RETURNING id", t=ticket, c=contact)[0]
+    vendor_time = datetime.now(UTC) - timedelta(minutes=1)
+    one(crm, "UPDATE tickets SET status = 'Pending' WHERE external_id = :t RETURNING id", t=ticket)
+    event = zendesk_event(ticket, "status_changed", vendor_time, status="SOLVED")
+    emit("helpdesk", "helpdesk", event)
+    assert applied(state, "helpdesk", event["id"])[0] == "conflict"
+    listing = cli_json(runner, "conflicts", "list")
+    conflict = next(c for c in listing if c["event_id"] == event["id"] and c["field"] == "status")
+    assert conflict["crm_value"] == "Pending"
+    one(crm, "UPDATE tickets SET status = 'Open' WHERE external_id = :t RETURNING id", t=ticket)  # later edit
+
+    resolved = runner.cli("conflicts", "resolve", str(conflict["id"]), "--keep", "crm")
+    assert resolved.returncode == 0, resolved.stderr
+    assert "'Open'" in resolved.stdout
+    assert one(crm, "SELECT status FROM tickets WHERE external_id = :t", t=ticket)[0] == "Open"
+    again = runner.cli("conflicts", "resolve", str(conflict["id"]), "--keep", "vendor")
+    assert again.returncode != 0 and "already resolved" in again.stderr
+    (record,) = cli_json(runner, "audit", "--action", "conflict.resolve", "--object", f"ticket:{ticket_id}")
+    assert (record["before"], record["after"]) == ({"status": "Open"}, {"status": "Open"})
+
+
+def raw_record(settings: Settings, topic: str, partition: int, offset: int) -> RawMessage:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"raw-{tag()}"})
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        message = wait_for("the raw record", lambda: consumer.poll(1.0), timeout_s=30)
+        assert message.error() is None and message.offset() == offset
+        return RawMessage(topic, partition, offset, message.key(), message.value(), ())
+    finally:
+        consumer.close()
+
+
+def test_a_poison_letter_is_decoded_again_on_replay(
+    crm: Engine, state: Engine, runner: Runner, settings: Settings
+) -> None:
+    """As after `run` met a record before its schema was readable: the letter keeps the bytes."""
+    email = f"poison-replay-{tag()}@example.com"
+    (cid,) = add_contacts(crm, [email])
+    wait_for("the member", lambda: member(email))
+    first = wait_for("the ledger", lambda: ledger(state, f"contact:{cid}", "member.upsert"))[0]
+    raw = raw_record(settings, first["topic"], first["kafka_partition"], first["kafka_offset"])
+    good = add_dead_letter(state, poison_letter(raw, SchemaUnknown(0, "not yet registered")))
+    truncated = replace(raw, value=(raw.value or b"")[:-3])
+    broken = add_dead_letter(state, poison_letter(truncated, ValueError("truncated")))
+    assert cli_json(runner, "dlq", "show", str(good))["kind"] == "record"
+
+    replayed = cli_json(runner, "dlq", "replay", str(good))
+    (result,) = replayed["results"]
+    assert (result["outcome"], result["status"]) == ("replayed", "replayed") and result["delivered"] >= 1
+    effects = sandbox("marketing", "GET", "/_sandbox/effects")["effects"]
+    assert effects[first["idempotency_key"]] == 1  # the same change as the live one: applied once
+
+    still = runner.cli("dlq", "replay", str(broken), "--json")
+    assert still.returncode == 1
+    (result,) = json.loads(still.stdout)["results"]
+    assert result["outcome"] == "rejected" and "still undecodable" in result["reason"]
+    assert cli_json(runner, "dlq", "show", str(broken))["status"] == "open"

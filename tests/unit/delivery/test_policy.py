@@ -39,6 +39,7 @@ def test_every_status_gets_exactly_the_documented_action(code: int, latency: flo
     action = classify(status(code, latency), PUT, THRESHOLD)
     expected = {2: Action.OK, 5: Action.RETRY}.get(code // 100, Action.DEAD_LETTER)
     expected = {408: Action.RETRY, 425: Action.RETRY, 429: Action.RETRY_AFTER}.get(code, expected)
+    expected = {401: Action.PAUSE, 403: Action.PAUSE}.get(code, expected)
     assert action is expected
 
 

@@ -16,6 +16,7 @@ from cdc_sync.ops.dead_letter_rules import (
     ReplayReport,
     attempt_keys,
     blocked_by,
+    letter_destinations,
     replay_kind,
     replay_order,
     replay_problem,
@@ -23,7 +24,9 @@ from cdc_sync.ops.dead_letter_rules import (
     routes_for,
     row_key,
 )
+from cdc_sync.outbound.envelope import RawMessage
 from cdc_sync.outbound.pipeline import Route
+from cdc_sync.outbound.poison import poison_letter
 from cdc_sync.store.dead_letters import StoredLetter
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -91,10 +94,22 @@ UNDECODABLE = letter(
 )
 
 
+RECORD = replace(
+    UNDECODABLE,
+    id=4,
+    payload=poison_letter(
+        RawMessage("crm.public.contacts", 1, 12, b"k", b"\x00\x00\x00\x00\x09v", (("h", b"1"),)),
+        ValueError("truncated"),
+    ).payload,
+)
+
+
 def test_letters_are_told_apart_by_what_their_payload_holds() -> None:
     assert replay_kind(letter(payload=delivery().model_dump(mode="json"), idempotency_key="k1")) == "delivery"
     assert replay_kind(letter()) == "event"
     assert replay_kind(UNDECODABLE) == "undecodable"
+    assert replay_kind(RECORD) == "record"
+    assert replay_problem(RECORD, CONFIGURED, None) is None
     assert replay_kind(letter(payload={"something": "else"})) == "unknown"
     assert replay_kind(replace(letter(), payload=None)) == "unknown"
 
@@ -231,3 +246,17 @@ def test_attempts_are_those_of_the_letter_and_of_its_replays() -> None:
 def test_report_counts_every_outcome() -> None:
     report = ReplayReport((result(1, status="replayed"), result(2), result(3, outcome="skipped")))
     assert report.counts() == {"replayed": 1, "failed_again": 0, "rejected": 1, "halted": 0, "skipped": 1}
+
+
+def test_a_replay_locks_the_destinations_its_letters_may_send_to() -> None:
+    assert letter_destinations([letter(1), letter(2, destination="helpdesk")], CONFIGURED) == {
+        "marketing",
+        "helpdesk",
+    }
+    assert letter_destinations([letter(1)], CONFIGURED) == {"marketing"}
+    assert letter_destinations([letter(1), RECORD], CONFIGURED) == set(CONFIGURED)  # of none: any
+
+
+def test_letters_of_no_known_entity_do_not_wait_for_each_other() -> None:
+    earlier = LetterResult(3, None, None, "rejected", "open", "still undecodable", (), 0, ())
+    assert blocked_by(RECORD, [earlier]) is None

@@ -8,10 +8,11 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import Consumer, Message
 
-from cdc_sync.errors import SchemaUnknown, StackUnavailable
+from cdc_sync.errors import CdcSyncError, SchemaUnknown, StackUnavailable
 from cdc_sync.observability import metrics
 from cdc_sync.outbound import runner as runner_module
 from cdc_sync.outbound.envelope import UNKNOWN_SCHEMA_TRIES, RawMessage
+from cdc_sync.outbound.poison import poison_letter, stored_record
 from cdc_sync.store.dead_letters import DeadLetter
 from tests.unit.outbound.test_envelope import FixtureSchemas
 from tests.unit.outbound.test_loop_watch import (
@@ -160,3 +161,11 @@ def test_a_contract_check_that_breaks_is_a_letter_of_the_event() -> None:
 
     plan = plan_event(event("public.contacts", "c", CONTACT), ROUTES, broken, {"*": "crm"}, NO_LOOKUPS)
     assert plan.deliveries == [] and [r.contract for r in plan.rejections] == [True]
+
+
+def test_a_poison_letter_gives_back_the_record_it_keeps() -> None:
+    headers = (("trace", b"\x00"), ("n", None))
+    raw = RawMessage("crm.public.contacts", 2, 40, None, POISONS["truncated avro"], headers)
+    assert stored_record(poison_letter(raw, ValueError("x")).payload) == raw
+    with pytest.raises(CdcSyncError, match="malformed"):
+        stored_record({"topic": "t", "partition": 0, "offset": 1, "key_b64": "%%", "value_b64": None})
