@@ -392,6 +392,74 @@ def ledger_ok(state: Engine, keys: set[str]) -> int:
         return int(conn.execute(query, {"keys": list(keys)}).scalar_one())
 
 
+def waiting_on_the_ledger(state: Engine) -> list[int]:
+    """Backends of other sessions waiting for a lock on the delivery ledger."""
+    query = text(
+        "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'deliveries' AND NOT l.granted AND l.pid <> pg_backend_pid()"
+    )
+    with state.connect() as conn:
+        return [int(pid) for pid in conn.execute(query).scalars()]
+
+
+def test_a_failed_ledger_flush_then_kill_9_leaves_no_effect_without_its_row(
+    crm: Engine, state: Engine, runner: Runner
+) -> None:
+    emails = [f"ledger-{tag()}-{i}@example.com" for i in range(30)]
+    seen = request_count("marketing")
+    with state.connect() as blocker:
+        blocker.execute(text("LOCK TABLE cdc_sync.deliveries IN EXCLUSIVE MODE"))  # reads pass, writes wait
+        add_contacts(crm, emails)
+        wait_for("the members at the vendor", lambda: len(stored_members(emails)) == 30, timeout_s=90)
+        first = wait_for("a ledger flush waiting", lambda: waiting_on_the_ledger(state))
+        with state.connect() as conn:  # the flush fails: its connection is gone
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(:p) AS pid"), {"p": first})
+        wait_for("the flush tried again", lambda: set(waiting_on_the_ledger(state)) - set(first))
+        runner.kill(signal.SIGKILL)  # with rows unwritten: their offsets were not stored either
+        blocker.rollback()
+    runner.start()
+    paths = {f"/3.0/lists/crm-audience/members/{subscriber_hash(e)}" for e in emails}
+    effects = sandbox("marketing", "GET", "/_sandbox/effects")["effects"]
+    acknowledged = {
+        key
+        for request in requests_to("marketing", seen)
+        for path, key in item_keys(request)
+        if path in paths and effects.get(key)
+    }
+    assert len(acknowledged) >= 30 and all(effects[key] == 1 for key in acknowledged)
+    wait_for(
+        "the ledger's ok row of every acknowledged member",
+        lambda: ledger_ok(state, acknowledged) == len(acknowledged),
+        timeout_s=120,
+    )
+
+
+def test_a_rejected_credential_pauses_the_destination_and_dead_letters_nothing(
+    crm: Engine, state: Engine, runner: Runner, resume_all: None
+) -> None:
+    sandbox("marketing", "PUT", "/_sandbox/faults", json={"reject_status": 401})
+    emails = [f"revoked-{tag()}-{i}@example.com" for i in range(5)]
+    ids = add_contacts(crm, emails)
+
+    def marketing() -> dict[str, Any]:
+        listing = json.loads(runner.cli("destinations", "list", "--json").stdout)
+        return dict(next(d for d in listing if d["name"] == "marketing"))
+
+    wait_for("marketing paused", lambda: marketing()["state"] == "paused")
+    wait_for("the 5 members held", lambda: marketing()["held"] >= 5)
+    assert "credential" in marketing()["reason"]
+    with state.connect() as conn:
+        letters = conn.execute(
+            text("SELECT count(*) FROM cdc_sync.dead_letters WHERE entity = ANY(:e)"),
+            {"e": [f"contact:{i}" for i in ids]},
+        ).scalar_one()
+    assert letters == 0
+    sandbox("marketing", "PUT", "/_sandbox/faults", json={})
+    resumed = runner.cli("destinations", "resume", "marketing")
+    assert resumed.returncode == 0, resumed.stderr
+    assert stored_members(emails) == set(emails)
+
+
 def test_contracts_check_accepts_what_the_registry_holds(runner: Runner) -> None:
     checked = runner.cli("contracts", "check", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
