@@ -68,6 +68,9 @@ class ConsumerConfig(_Frozen):
     group_id: str = "cdc-sync-outbound"
     metrics_port: int | None = 9108
     poll_batch: int = Field(default=500, ge=1)
+    # A member that stops heartbeating (kill -9) holds its partitions this long; librdkafka's
+    # 45 s default stalls them for most of a minute after a crash. The broker's floor is 6 s.
+    session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
 
 
 def _crm_owns_everything() -> dict[str, Owner]:

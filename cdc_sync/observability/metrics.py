@@ -74,6 +74,16 @@ CONSUMER_LAG = Gauge(
 REPLICATION_SLOT_LAG = Gauge(
     "cdc_sync_replication_slot_lag_bytes", "WAL retained for the slot, not yet confirmed", ["slot"]
 )
+REPLICATION_SLOT_PRESENT = Gauge(
+    "cdc_sync_replication_slot_present",
+    "1 while the replication slot a connector config names exists in PostgreSQL",
+    ["slot"],
+)
+CONNECTOR_RUNNING = Gauge(
+    "cdc_sync_connector_running",
+    "1 while the connector and all its tasks are RUNNING in Kafka Connect",
+    ["connector"],
+)
 RECONCILE_DIFFERENCE_RATIO = Gauge(
     "cdc_sync_reconcile_difference_ratio",
     "Share of records that differ between the CRM and the vendor at the last reconciliation",

@@ -1,13 +1,19 @@
 """Builds the outbound service from settings and the config file (the one place that wires I/O)."""
 
+import logging
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import Engine, create_engine
 
 from cdc_sync.config import AppConfig, load_config
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
+from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
+from cdc_sync.observability.source_health import SourceHealth, Watched
+from cdc_sync.ops.connect_api import ConnectApi
+from cdc_sync.ops.connectors import load_specs
 from cdc_sync.outbound.contracts import load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.pipeline import build_routes
@@ -17,6 +23,8 @@ from cdc_sync.settings import Settings
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.migrate import migrate
 from cdc_sync.vendors.registry import build_destination
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +54,19 @@ def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:
     }
 
 
+def source_health(settings: Settings, engine: Engine) -> SourceHealth:
+    """Watch the connectors of `connectors/` and the slots they name (none if there is no such
+    folder: the change source is then someone else's to watch)."""
+    try:
+        specs = load_specs(settings.connectors_dir)
+    except ConfigError as exc:
+        log.info("not watching connectors: %s", exc)
+        specs = []
+    watched = [Watched(spec.name, str(spec.config.get("slot.name", "debezium"))) for spec in specs]
+    connect = ConnectApi(settings.connect_url, httpx.Client(base_url=settings.connect_url, timeout=3.0))
+    return SourceHealth(engine, connect.status, watched)
+
+
 def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbound:
     config = config or load_config(settings.config)
     engine = state_engine(settings)
@@ -63,5 +84,6 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
         routes=build_routes(config),
         lanes=lanes,
         ledger=ledger,
+        source_health=source_health(settings, engine),
     )
     return Outbound(OutboundRunner(parts), lanes, notifier, ledger)

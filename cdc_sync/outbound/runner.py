@@ -26,6 +26,8 @@ from cdc_sync.events import ChangeEvent
 from cdc_sync.mapping.normalize import load_reference_data
 from cdc_sync.observability import metrics
 from cdc_sync.observability.consumer_lag import ConsumerLag
+from cdc_sync.observability.source_health import REFRESH_S as SOURCE_REFRESH_S
+from cdc_sync.observability.source_health import SourceHealth
 from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
 from cdc_sync.outbound.contracts import Contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
@@ -57,6 +59,7 @@ class RunnerParts:
     routes: dict[str, list[Route]]
     lanes: dict[str, Lane]
     ledger: LedgerWriter
+    source_health: SourceHealth | None = None
 
 
 class OutboundRunner:
@@ -92,6 +95,8 @@ class OutboundRunner:
             asyncio.create_task(self._every(1.0, self._sync_states)),
             asyncio.create_task(self._every(REFRESH_S, self._refresh_state_gauges)),
         ]
+        if self._p.source_health is not None:
+            chores.append(asyncio.create_task(self._every(SOURCE_REFRESH_S, self._refresh_source_health)))
         try:
             while not stop.is_set():
                 batch = await asyncio.to_thread(self._poll, consumer, self._in_flight() < MAX_IN_FLIGHT)
@@ -131,6 +136,7 @@ class OutboundRunner:
         return {
             "bootstrap.servers": self._p.bootstrap,
             "group.id": self._p.config.consumer.group_id,
+            "session.timeout.ms": self._p.config.consumer.session_timeout_ms,
             "enable.auto.offset.store": False,
             "enable.auto.commit": True,
             "auto.commit.interval.ms": 1000,
@@ -281,6 +287,10 @@ class OutboundRunner:
 
     async def _refresh_state_gauges(self) -> None:
         await asyncio.to_thread(self._state_gauges.refresh)
+
+    async def _refresh_source_health(self) -> None:
+        if self._p.source_health is not None:
+            await asyncio.to_thread(self._p.source_health.refresh)
 
     async def _sync_states(self) -> None:
         states = await asyncio.to_thread(destinations.states, self._p.engine)

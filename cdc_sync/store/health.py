@@ -48,3 +48,10 @@ def slot_lag_bytes(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(_SLOT_LAG).all()
     return {str(name): max(int(lag), 0) for name, lag in rows}
+
+
+def slot_names(engine: Engine) -> set[str]:
+    """The replication slots that exist now."""
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT slot_name FROM pg_replication_slots")).scalars()
+        return {str(name) for name in names}
