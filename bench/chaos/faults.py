@@ -40,8 +40,11 @@ def kill_run(kills: int, seed: int = 11) -> Fault:
             time.sleep(rng.uniform(0.2, 2.0))
             run.sync.kill9()
             run.sync.start()
+            if n == kills - 1:
+                run.fault_ended()  # recovery counts from the last restart, the group's rejoin included
             firsts.append(_next_ack(run, ACK_WAIT_S))
-        run.fault_ended()
+        if not run.ended_at:
+            run.fault_ended()
         run.figures.update(kills=run.sync.kills, restart_to_first_ack_s=firsts)
 
     return fault

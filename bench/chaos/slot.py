@@ -21,6 +21,7 @@ WATCH_S = 30.0
 # The metrics an alert about the slot or the connector could be built on (alerts.yml).
 WATCHED = ("cdc_sync_replication_slot_lag_bytes", "cdc_sync_dependency_up", "cdc_sync_consumer_lag_messages")
 SUPERUSER_DSN = "postgresql+psycopg://postgres@/crm?host=/var/lib/cdc-sync/postgres&port=5432"
+CREATE = text("SELECT lsn - '0/0'::pg_lsn FROM pg_create_logical_replication_slot(:s, 'pgoutput')")
 DROP = text(
     "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
     "WHERE slot_name = :s AND active_pid IS NOT NULL"
@@ -86,6 +87,26 @@ def slot_rules(rules: str) -> dict[str, str]:
     return found
 
 
+def repair(dsn: str) -> None:
+    """The operator's repair of a task that failed on the lost slot (README, runbook slot lost):
+    stop the connector, create the slot, move the connector's offset to it, resume. The changes
+    in between stay lost until `reconcile --fix`."""
+    url = f"{stack.CONNECT_URL}/connectors/{stack.CONNECTOR}"
+    httpx.put(f"{url}/stop", timeout=30).raise_for_status()
+    offsets = httpx.get(f"{url}/offsets", timeout=30).json()["offsets"][0]
+    engine = create_engine(dsn, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            lsn = conn.execute(CREATE, {"s": SLOT}).scalar_one()
+    finally:
+        engine.dispose()
+    offset = {**offsets["offset"], "lsn": lsn, "lsn_proc": lsn, "lsn_commit": lsn}
+    offset.pop("lsn_events_processed", None)
+    body = {"offsets": [{"partition": offsets["partition"], "offset": offset}]}
+    httpx.patch(f"{url}/offsets", json=body, timeout=30).raise_for_status()
+    httpx.put(f"{url}/resume", timeout=30).raise_for_status()
+
+
 def slot_dropped(lead_s: float, dsn: str = SUPERUSER_DSN) -> Fault:
     def fault(run: Run) -> None:
         time.sleep(lead_s)
@@ -98,9 +119,11 @@ def slot_dropped(lead_s: float, dsn: str = SUPERUSER_DSN) -> Fault:
             f"no alert: the rules on the slot or connector ({rules}) need more than {WATCH_S:.0f}s, "
             "and no metric reports whether the slot exists or the connector task runs"
         )
-        if stack.wait_connector(120) is None:
-            run.needs_human.append("restart the connector's failed task")
-            stack.restart_failed_tasks()
+        if stack.wait_connector(60) is None:
+            run.notes.append(f"connector after the slot loss: {str(stack.connector_states())[:300]}")
+            run.needs_human.append("slot repair: connector stopped, slot created, offset moved, resumed")
+            repair(dsn)
+        run.figures["connector_running_after_repair_s"] = stack.wait_connector(120)
         run.fault_ended()
 
     return fault
