@@ -11,7 +11,6 @@ each JVM of the stack and PostgreSQL. The load is a mix of CRM changes (see load
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from bench.cpu import cpu_figures
 from bench.figures import table
 from bench.inbound import inbound
 from bench.pipeline import latency, throughput
-from bench.processes import CLI, SANDBOX_PORTS, answers, running, wait_http
+from bench.processes import CLI, running, wait_for_sandbox_ports, wait_http
 from bench.rig import Rig
 from cdc_sync.config import load_config
 from cdc_sync.settings import Settings
@@ -47,7 +46,6 @@ KEYS = (
     ),
     *("latency", "backlog", "inbound"),
 )
-PORTS_WAIT_S = float(os.environ.get("BENCH_PORTS_WAIT_SECONDS", "900"))
 # For a quick look at one part; the keys of the skipped ones are null.
 PHASES = os.environ.get("BENCH_PHASES", "pipeline,latency,backlog,inbound").split(",")
 
@@ -98,24 +96,12 @@ def inbound_phase(rig: Rig) -> dict[str, Any]:
     return figures
 
 
-def _wait_for_sandbox_ports() -> None:
-    """Another sandbox (a test run in the same tree) would answer for ours and share our CPUs: wait."""
-    deadline = time.monotonic() + PORTS_WAIT_S
-    while taken := [port for port in SANDBOX_PORTS if answers(f"http://127.0.0.1:{port}/_sandbox/faults")]:
-        if time.monotonic() > deadline:
-            raise SystemExit(
-                f"bench: ports {taken} still serve another sandbox; stop it so the figures are ours"
-            )
-        print(f"bench: ports {taken} serve another sandbox; waiting", flush=True)
-        time.sleep(10)
-
-
 def main() -> None:
     settings = Settings()
     crm = create_engine(settings.crm_admin_dsn.get_secret_value())
     state = create_engine(settings.crm_dsn.get_secret_value())
     migrate(state)
-    _wait_for_sandbox_ports()
+    wait_for_sandbox_ports()
     with (
         tempfile.TemporaryDirectory() as tmp,
         running([CLI, "sandbox"], Path(tmp) / "sandbox.log") as sandbox,

@@ -1,6 +1,7 @@
 """The processes a benchmark drives: vendor sandboxes and `cdc-sync run`, with a group started where asked."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ ROOT = Path(__file__).parents[1]
 CLI = str(Path(sys.executable).parent / "cdc-sync")
 METRICS_PORT = 9128
 SANDBOX_PORTS = (9101, 9102, 9103)
+PORTS_WAIT_S = float(os.environ.get("BENCH_PORTS_WAIT_SECONDS", "900"))
 # What the benchmark changes in the repo config, recorded with the figures: the sandboxes impose
 # no vendor rate limit, so neither does cdc-sync; concurrency and batching stay as configured.
 OVERRIDES: dict[str, Any] = {"rate_limit_per_s": 100_000}
@@ -75,6 +77,18 @@ def metric_value(name: str, port: int = METRICS_PORT) -> float | None:
         if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{")
     ]
     return max(values) if values else None
+
+
+def wait_for_sandbox_ports() -> None:
+    """Another sandbox (a test run in the same tree) would answer for ours and share our CPUs: wait."""
+    deadline = time.monotonic() + PORTS_WAIT_S
+    while taken := [port for port in SANDBOX_PORTS if answers(f"http://127.0.0.1:{port}/_sandbox/faults")]:
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"bench: ports {taken} still serve another sandbox; stop it so the figures are ours"
+            )
+        print(f"bench: ports {taken} serve another sandbox; waiting", flush=True)
+        time.sleep(10)
 
 
 @contextmanager

@@ -6,6 +6,7 @@
 #   ops/stack.sh up        start whatever is not running yet, wait until healthy
 #   ops/stack.sh down      stop what up started; no listener stays behind
 #   ops/stack.sh status    each part, its port and health
+#   ops/stack.sh stop PART stop one part (postgres|registry|kafka|connect); `up` starts it again
 #   ops/stack.sh env       the settings cdc-sync needs to reach this stack
 #
 # Every knob is an environment variable, defaults in ops/stack.env.
@@ -359,7 +360,8 @@ case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  stop) [[ " ${PARTS[*]} " == *" ${2:-} "* ]] || fail "usage: ops/stack.sh stop postgres|registry|kafka|connect"; stop_part "$2" ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) fail "usage: ops/stack.sh install|up|down|status|env" ;;
+  *) fail "usage: ops/stack.sh install|up|down|stop PART|status|env" ;;
 esac
