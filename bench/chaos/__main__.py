@@ -95,6 +95,7 @@ def poison(rig: Rig) -> Outcome:
 def slot_loss(rig: Rig) -> Outcome:
     outcome = scenario(rig, "slot_loss", 50.0, 80.0, slot_dropped(10.0))
     outcome.expect_human = True
+    outcome.alert_s = outcome.figures.get("alert_s")
     return outcome
 
 

@@ -18,8 +18,17 @@ from bench.processes import METRICS_PORT, ROOT
 
 SLOT = "cdc_sync_crm"
 WATCH_S = 30.0
-# The metrics an alert about the slot or the connector could be built on (alerts.yml).
-WATCHED = ("cdc_sync_replication_slot_lag_bytes", "cdc_sync_dependency_up", "cdc_sync_consumer_lag_messages")
+# The metrics the slot and connector alerts read (alerts.yml), and neighbours worth seeing.
+WATCHED = (
+    "cdc_sync_replication_slot_present",
+    "cdc_sync_connector_running",
+    "cdc_sync_replication_slot_lag_bytes",
+    "cdc_sync_consumer_lag_messages",
+)
+PRESENT = f'cdc_sync_replication_slot_present{{slot="{SLOT}"}}'
+# CdcSyncReplicationSlotMissing has no `for:`: it fires at the first evaluation after a scrape
+# that reads 0 (15 s each in ops/prometheus/prometheus.yml), so the gauge must read 0 by then.
+SCRAPE_AND_EVALUATE_S = 15.0
 SUPERUSER_DSN = "postgresql+psycopg://postgres@/crm?host=/var/lib/cdc-sync/postgres&port=5432"
 CREATE = text("SELECT lsn - '0/0'::pg_lsn FROM pg_create_logical_replication_slot(:s, 'pgoutput')")
 DROP = text(
@@ -69,10 +78,16 @@ def _watch(seconds: float) -> list[dict[str, Any]]:
     while (at := time.monotonic() - began) < seconds:
         state, tasks = stack.connector_states()
         samples = _metrics()
-        slot = next((v for k, v in samples.items() if k.startswith(f'{WATCHED[0]}{{slot="{SLOT}"')), None)
-        seen.append({"at_s": round(at, 1), "connector": state, "tasks": tasks, "slot_lag_series": slot})
-        time.sleep(2)
+        seen.append({"at_s": round(at, 1), "connector": state, "tasks": tasks, "series": samples})
+        time.sleep(1)
     return seen
+
+
+def alert_after_s(watched: list[dict[str, Any]]) -> float | None:
+    """Seconds from the drop until the alert fires: the gauge reads 0, plus a scrape and an
+    evaluation; None if the gauge never read 0."""
+    zero = next((w["at_s"] for w in watched if w["series"].get(PRESENT) in ("0", "0.0")), None)
+    return None if zero is None else round(zero + SCRAPE_AND_EVALUATE_S, 1)
 
 
 def slot_rules(rules: str) -> dict[str, str]:
@@ -115,10 +130,9 @@ def slot_dropped(lead_s: float, dsn: str = SUPERUSER_DSN) -> Fault:
         run.figures["watched"] = watched
         rules = slot_rules((ROOT / "ops" / "prometheus" / "alerts.yml").read_text())
         run.figures["rules_on_slot_or_connector"] = rules
-        run.notes.append(
-            f"no alert: the rules on the slot or connector ({rules}) need more than {WATCH_S:.0f}s, "
-            "and no metric reports whether the slot exists or the connector task runs"
-        )
+        run.figures["alert_s"] = alert_after_s(watched)
+        if run.figures["alert_s"] is None:
+            run.notes.append(f"{PRESENT} never read 0 within {WATCH_S:.0f}s of the drop")
         if stack.wait_connector(60) is None:
             run.notes.append(f"connector after the slot loss: {str(stack.connector_states())[:300]}")
             run.needs_human.append("slot repair: connector stopped, slot created, offset moved, resumed")
