@@ -286,7 +286,8 @@ def create_app(
         raise ConfigError(f"no payload format for webhook sources {unparsed}; known: {sorted(FORMATS)}")
     verifiers = {name: build_verifier(config) for name, config in sources.items()}
     door = FrontDoor(sources, verifiers, inbox, on_rejected, ready, clock)
-    app = FastAPI(title="cdc-sync inbound webhooks", version="1")
+    # No redirect for a trailing slash: a vendor's POST would follow a 307 nowhere useful.
+    app = FastAPI(title="cdc-sync inbound webhooks", version="1", redirect_slashes=False)
     app.add_middleware(LastResort)
     refused: list[type[Exception]] = [Refused, *EXCEPTION_OUTCOMES]
     for kind in refused:

@@ -1,5 +1,6 @@
 """Reading change events off Kafka: the thin adapter around confluent-kafka."""
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,4 +80,8 @@ def _decode(message: Message, decoder: EnvelopeDecoder) -> ChangeEvent | None:
         if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
             return None  # the topic appears with its first event; the subscription picks it up
         raise KafkaException(error)
-    return decoder.decode(raw_message(message))
+    try:
+        return decoder.decode(raw_message(message))
+    except RejectedEvent as exc:  # a reader shows the stream: a poison record is skipped, not fatal
+        log.warning("skipped %s/%s@%s: %s", message.topic(), message.partition(), message.offset(), exc)
+        return None

@@ -501,6 +501,7 @@ HUGE_TIMESTAMP = [
 @example(RawRequest("POST", "/webhooks/erp", b"", [*JSON_TYPE, (b"content-length", b"9" * 5000)], b"{}"))
 @example(RawRequest("POST", "/webhooks/erp", b"", [*JSON_TYPE, *HUGE_TIMESTAMP], erp_body()))
 @example(RawRequest("GET", "/webhooks/marketing-lists", b"secret=%ff%fe", [], b""))
+@example(RawRequest("POST", "/webhooks/0/", b"", JSON_TYPE, b""))  # no 307 for a trailing slash
 async def test_no_request_gets_a_500_or_reaches_the_inbox_unsigned(shared: Door, raw: RawRequest) -> None:
     status = await raw_request(shared.app, raw)
     event(str(status))
