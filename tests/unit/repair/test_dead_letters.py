@@ -11,7 +11,10 @@ from cdc_sync.delivery.model import Delivery, VendorRequest
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.events import ChangeEvent, SourcePosition
 from cdc_sync.mapping.routes import NOTHING
-from cdc_sync.ops.dead_letter_rules import (
+from cdc_sync.outbound.envelope import RawMessage
+from cdc_sync.outbound.pipeline import Route
+from cdc_sync.outbound.poison import poison_letter
+from cdc_sync.repair.dead_letter_rules import (
     LetterResult,
     ReplayReport,
     attempt_keys,
@@ -24,9 +27,6 @@ from cdc_sync.ops.dead_letter_rules import (
     routes_for,
     row_key,
 )
-from cdc_sync.outbound.envelope import RawMessage
-from cdc_sync.outbound.pipeline import Route
-from cdc_sync.outbound.poison import poison_letter
 from cdc_sync.store.dead_letters import StoredLetter
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 
 from cdc_sync.config import DestinationConfig, DestinationKind
 from cdc_sync.errors import ConfigError
-from cdc_sync.ops.vendor_readers import Page, VendorApi, VendorReader, VendorUnreadable, open_reader
+from cdc_sync.repair.readers import Page, VendorApi, VendorReader, VendorUnreadable, open_reader
 from cdc_sync.sandbox.zendesk import create_zendesk_app
 from tests.unit.sandbox.fakes import settings
 

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc_sync.config import load_config
-from cdc_sync.errors import ConfigError
-from cdc_sync.ops.consumer_groups import (
+from cdc_sync.admin.consumer_groups import (
     GroupActive,
     GroupInfo,
     Member,
@@ -16,8 +14,8 @@ from cdc_sync.ops.consumer_groups import (
     partitions_to_show,
     require_idle,
 )
-from cdc_sync.ops.kafka_admin import apply_rewind
-from cdc_sync.ops.offsets import (
+from cdc_sync.admin.kafka_admin import apply_rewind
+from cdc_sync.admin.offsets import (
     InvalidRewind,
     PartitionOffsets,
     RewindPlan,
@@ -35,6 +33,8 @@ from cdc_sync.ops.offsets import (
     routed_topics,
     target_of,
 )
+from cdc_sync.config import load_config
+from cdc_sync.errors import ConfigError
 from cdc_sync.outbound.pipeline import build_routes
 
 ROOT = Path(__file__).parents[3]

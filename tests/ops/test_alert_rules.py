@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 import cdc_sync.observability.metrics  # noqa: F401 (registers every cdc-sync metric)
-from tests.unit.ops.metric_names import (
+from tests.ops.metric_names import (
     ALERT_TESTS,
     ALERTS,
     PROMETHEUS_CONFIG,

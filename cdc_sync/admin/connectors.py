@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cdc_sync.admin.connect_api import ConnectApi, ConnectorConfig
 from cdc_sync.errors import ConfigError, StackUnavailable
-from cdc_sync.ops.connect_api import ConnectApi, ConnectorConfig
 from cdc_sync.store import publication
 
 _SECRET_KEY = re.compile(r"password|secret|token|api\.key", re.IGNORECASE)

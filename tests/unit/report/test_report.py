@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cdc_sync.ops.report import (
+from cdc_sync.report.latency import (
     MAX_BUCKETS,
     Quantiles,
     bin_start,

@@ -22,7 +22,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from matplotlib.typing import LineStyleType, RcKeyType
 
-from cdc_sync.ops.report import (
+from cdc_sync.report.latency import (
     ERROR_CLASSES,
     MAX_BUCKETS,
     OUTCOMES,

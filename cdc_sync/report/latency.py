@@ -1,6 +1,6 @@
 """The delivery report, as data: ledger rows shaped into per-destination series and a summary.
 
-Pure: rows and `now` in, a `Report` out; `report_html` draws it. Every series is aligned on one
+Pure: rows and `now` in, a `Report` out; `report.html` draws it. Every series is aligned on one
 grid of buckets (as `date_bin` cuts them), with gaps where a bucket had no deliveries.
 """
 

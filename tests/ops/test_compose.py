@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 
 
 def compose() -> dict[str, Any]:

@@ -12,12 +12,10 @@ event loop and paces its reads and fixes with limiters of its own, beside the ru
 """
 
 import asyncio
-import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -30,7 +28,10 @@ from cdc_sync.errors import ConfigError, DestinationBusy
 from cdc_sync.mapping.normalize import sanitize_tags
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
-from cdc_sync.ops.reconcile import (
+from cdc_sync.outbound.fresh import current_events, plan_fresh
+from cdc_sync.outbound.pipeline import Route, build_routes
+from cdc_sync.repair.readers import VendorReader, open_reader
+from cdc_sync.repair.reconcile import (
     EXPECTED,
     VENDOR,
     DestinationReport,
@@ -48,11 +49,6 @@ from cdc_sync.ops.reconcile import (
     sample_ids,
     summarize,
 )
-from cdc_sync.ops.vendor_readers import VendorReader, open_reader
-from cdc_sync.outbound.assembly import state_engine
-from cdc_sync.outbound.fresh import current_events, plan_fresh
-from cdc_sync.outbound.pipeline import Route, build_routes
-from cdc_sync.settings import Settings
 from cdc_sync.store import crm_keys, destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
@@ -60,8 +56,6 @@ from cdc_sync.store.operator_locks import destination_locks
 from cdc_sync.vendors.registry import build_destination
 
 CHUNK = 1000  # CRM contacts read and planned at a time
-SCHEDULED_ACTOR = "cdc-sync run (scheduled reconcile)"
-log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]
 """(stage, records just done, records in the stage when known)."""
@@ -334,64 +328,3 @@ def _record_metrics(report: DestinationReport) -> None:
     metrics.RECONCILE_DIFFERENCE_RATIO.labels(report.destination).set(rate)
     for result, count in report.counts.items():
         metrics.RECONCILE_RECORDS.labels(report.destination, result).inc(count)
-
-
-async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
-def _outcome(report: DestinationReport) -> str:
-    if not report.reconcilable:
-        return report.note or "not reconcilable"
-    counts = ", ".join(f"{result} {count}" for result, count in report.counts.items())
-    fixed = f"; fixed {report.fix.fixed}, {report.fix.remaining} left" if report.fix else ""
-    fixed = f"; not fixed: {report.fix.note}" if report.fix and report.fix.note else fixed
-    return f"{counts}; difference rate {report.difference_rate:.4%}{fixed}"
-
-
-class Passes(Protocol):
-    """What the schedule drives (a `Reconciler`)."""
-
-    config: AppConfig
-
-    async def run(self, request: ReconcileRequest) -> list[DestinationReport]: ...
-
-
-async def reconcile_forever(reconciler: Passes, stop: asyncio.Event) -> None:
-    """A pass every `reconcile.interval_s` (the first one interval after start, so the runner has
-    had time to catch up), each destination on its own: a failing vendor is logged, not fatal.
-    Changes still in flight can show as differences; a fix then pushes the current rows again."""
-    settings = reconciler.config.reconcile
-    interval = settings.interval_s or 0.0
-    while not await _stopped(stop, interval):
-        for name in reconciler.config.destinations:
-            request = ReconcileRequest((name,), settings.fix, settings.sample, SCHEDULED_ACTOR)
-            try:
-                (report,) = await reconciler.run(request)
-            except Exception:
-                log.exception("scheduled reconciliation of %s failed; next pass in %gs", name, interval)
-                continue
-            log.info("reconciled %s: %s", name, _outcome(report))
-
-
-@asynccontextmanager
-async def scheduled_reconcile(
-    settings: Settings, config: AppConfig, stop: asyncio.Event
-) -> AsyncIterator[None]:
-    """Runs `reconcile_forever` beside the body when `[reconcile] interval_s` is set."""
-    if config.reconcile.interval_s is None:
-        yield
-        return
-    engine = state_engine(settings)
-    task = asyncio.create_task(reconcile_forever(Reconciler(engine, config, settings.topic_prefix), stop))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        engine.dispose()

@@ -6,9 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cdc_sync.admin.connect_api import ConnectApi
+from cdc_sync.admin.connectors import ConnectorSpec, captured_tables, config_diff, load_specs, plan_apply
 from cdc_sync.errors import ConfigError
-from cdc_sync.ops.connect_api import ConnectApi
-from cdc_sync.ops.connectors import ConnectorSpec, captured_tables, config_diff, load_specs, plan_apply
 
 ROOT = Path(__file__).parents[3]
 EXISTING = [

@@ -1,5 +1,5 @@
 """The Kafka side of `offsets show|rewind`: a thin AdminClient adapter, and the edge steps that
-feed the pure planner (`ops.offsets`) and carry out its plan.
+feed the pure planner (`admin.offsets`) and carry out its plan.
 
 Every call is bounded by a timeout and every KafkaException becomes a cdc-sync error here.
 """
@@ -17,8 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # OffsetSpec:
 )
 from sqlalchemy import Engine
 
-from cdc_sync.errors import CdcSyncError, StackUnavailable
-from cdc_sync.ops.consumer_groups import (
+from cdc_sync.admin.consumer_groups import (
     GroupActive,
     GroupInfo,
     GroupState,
@@ -29,7 +28,7 @@ from cdc_sync.ops.consumer_groups import (
     partitions_to_show,
     require_idle,
 )
-from cdc_sync.ops.offsets import (
+from cdc_sync.admin.offsets import (
     PartitionOffsets,
     RewindPlan,
     RewindRefused,
@@ -39,6 +38,7 @@ from cdc_sync.ops.offsets import (
     check_topic,
     plan_rewind,
 )
+from cdc_sync.errors import CdcSyncError, StackUnavailable
 from cdc_sync.store.audit import audit
 
 T = TypeVar("T")

@@ -12,7 +12,8 @@ from cdc_sync.delivery.model import Delivery
 from cdc_sync.events import ChangeEvent, SourcePosition
 from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.mapping.routes import Lookups
-from cdc_sync.ops.reconcile import (
+from cdc_sync.outbound.pipeline import build_routes, plan_event
+from cdc_sync.repair.reconcile import (
     FieldDifference,
     Record,
     RecordComparison,
@@ -30,7 +31,6 @@ from cdc_sync.ops.reconcile import (
     vendor_member,
     vendor_user,
 )
-from cdc_sync.outbound.pipeline import build_routes, plan_event
 
 CONFIG = AppConfig(
     destinations={

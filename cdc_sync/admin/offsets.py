@@ -1,6 +1,6 @@
 """`offsets rewind`, the pure part: rewind targets, topic checks and the rewind plan.
 
-`ops.kafka_admin` reads Kafka; everything here is a function of what it read (and of `now`),
+`admin.kafka_admin` reads Kafka; everything here is a function of what it read (and of `now`),
 so a rewind can be previewed, tested and audited without a broker.
 """
 
@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from difflib import get_close_matches
 from typing import Any
 
+from cdc_sync.admin.consumer_groups import GroupInfo
 from cdc_sync.errors import CdcSyncError, ConfigError
-from cdc_sync.ops.consumer_groups import GroupInfo
 from cdc_sync.outbound.pipeline import Route
 
 

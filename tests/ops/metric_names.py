@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 ALERTS = ROOT / "ops" / "prometheus" / "alerts.yml"
 ALERT_TESTS = ROOT / "ops" / "prometheus" / "alerts.test.yml"
 PROMETHEUS_CONFIG = ROOT / "ops" / "prometheus" / "prometheus.yml"

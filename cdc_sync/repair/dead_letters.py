@@ -38,7 +38,9 @@ from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.observability.notify import Notifier
-from cdc_sync.ops.dead_letter_rules import (
+from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
+from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
+from cdc_sync.repair.dead_letter_rules import (
     KeyColumn,
     LetterResult,
     ReplayKind,
@@ -54,9 +56,7 @@ from cdc_sync.ops.dead_letter_rules import (
     routes_for,
     row_key,
 )
-from cdc_sync.ops.stored_records import StoredRecords
-from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
-from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
+from cdc_sync.repair.stored_records import StoredRecords
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit, audit_in
 from cdc_sync.store.crm import fetch_lookups

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from cdc_sync.ops.report import Report, build_report
-from cdc_sync.ops.report_html import render_html
+from cdc_sync.report.html import render_html
+from cdc_sync.report.latency import Report, build_report
 from cdc_sync.store.report_queries import (
     DeadLetterCount,
     LatencyRow,

@@ -7,8 +7,9 @@ import logging
 import pytest
 
 from cdc_sync.config import AppConfig, DestinationConfig, ReconcileConfig
-from cdc_sync.ops.reconcile import DestinationReport, summarize
-from cdc_sync.ops.reconciler import SCHEDULED_ACTOR, ReconcileRequest, reconcile_forever
+from cdc_sync.outbound.reconcile_schedule import SCHEDULED_ACTOR, reconcile_forever
+from cdc_sync.repair.reconcile import DestinationReport, summarize
+from cdc_sync.repair.reconciler import ReconcileRequest
 
 
 def destination(kind: str) -> DestinationConfig:

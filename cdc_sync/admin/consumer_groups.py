@@ -1,6 +1,6 @@
 """Consumer groups as `offsets show` reports them: members, committed offsets, lag (pure).
 
-`ops.kafka_admin` reads Kafka; everything here is a function of what it read.
+`admin.kafka_admin` reads Kafka; everything here is a function of what it read.
 """
 
 from collections.abc import Iterable, Mapping, Sequence

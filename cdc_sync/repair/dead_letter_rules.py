@@ -1,6 +1,6 @@
 """What a dead letter is, whether and in which order it may replay (pure: no I/O).
 
-`ops.dead_letters` does the replaying; these decide over what it has read.
+`repair.dead_letters` does the replaying; these decide over what it has read.
 """
 
 from collections.abc import Collection, Mapping, Sequence

@@ -8,7 +8,7 @@ import yaml
 from prometheus_client import REGISTRY, generate_latest
 
 import cdc_sync.observability.metrics  # noqa: F401 (registers every cdc-sync metric)
-from tests.unit.ops.metric_names import (
+from tests.ops.metric_names import (
     dashboard,
     dashboard_exprs,
     declared_in,
@@ -16,7 +16,7 @@ from tests.unit.ops.metric_names import (
     panels,
     queried_names,
 )
-from tests.unit.ops.test_alert_rules import promtool
+from tests.ops.test_alert_rules import promtool
 
 # Grafana's own variables, as Prometheus would see them after substitution.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "6h", "$__interval": "15s"}
