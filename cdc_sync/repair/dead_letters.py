@@ -39,7 +39,7 @@ from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnava
 from cdc_sync.events import ChangeEvent
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
-from cdc_sync.outbound.pipeline import REMOVALS, EventPlan, build_routes, lookup_ids, plan_event
+from cdc_sync.outbound.pipeline import EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.repair.dead_letter_rules import (
     KeyColumn,
     LetterResult,
@@ -72,7 +72,7 @@ from cdc_sync.store.dead_letters import (
 )
 from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
 from cdc_sync.store.operator_locks import destination_locks
-from cdc_sync.vendors.registry import build_destination
+from cdc_sync.vendors.registry import REMOVALS, build_destination
 
 
 @dataclass(frozen=True)

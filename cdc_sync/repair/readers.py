@@ -1,8 +1,9 @@
 """Reading records back from vendors, for reconciliation: paged, rate-limited, retried.
 
-A reader is a narrow port: `pages()` walks every record the vendor holds for us, `one(key)`
-fetches a single one (for samples and re-checks). Auth is the destination's own
-(`CREDENTIALS`), the pace its delivery target (`rate_limit_per_s * rate_target`), and a
+A reader is a narrow port (`vendors.plugin.VendorReader`, one per vendor in its folder):
+`pages()` walks every record the vendor holds for us, `one(key)` fetches a single one (for
+samples and re-checks); it reads through `VendorApi`. Auth is the destination's own
+(its vendor's `credentials`), the pace its delivery target (`rate_limit_per_s * rate_target`), and a
 response is classified by the delivery policy's table: 429 waits for `Retry-After`, 5xx and
 network errors back off and retry, 401/403 mean the credential is wrong. httpx errors stop here.
 """
@@ -10,9 +11,8 @@ network errors back off and retry, 401/403 mean the credential is wrong. httpx e
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -23,10 +23,9 @@ from cdc_sync.delivery.model import Outcome, VendorRequest
 from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
 from cdc_sync.delivery.ratelimit import RateLimiter
 from cdc_sync.errors import CdcSyncError, ConfigError
-from cdc_sync.vendors.registry import CREDENTIALS
+from cdc_sync.vendors.plugin import VendorReader
+from cdc_sync.vendors.registry import credentials, destination_kind
 
-MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
-ZENDESK_PAGE = 100  # the most `page[size]` Zendesk allows for users
 MAX_RATE_LIMITED_WAITS = 30
 # A 404 means "no such record" only for a lookup; a listing that 404s (wrong list id, wrong host)
 # must fail, or every CRM record would count as missing at the vendor.
@@ -39,20 +38,6 @@ class VendorUnreadable(CdcSyncError):
     """The vendor's records could not be read (it kept failing or refused the request)."""
 
 
-@dataclass(frozen=True)
-class Page:
-    items: tuple[dict[str, Any], ...]
-    total: int | None = None  # all records the vendor holds, when it says
-
-
-class VendorReader(Protocol):
-    def pages(self) -> AsyncIterator[Page]: ...
-
-    async def one(self, key: str) -> dict[str, Any] | None: ...
-
-    async def aclose(self) -> None: ...
-
-
 class VendorApi:
     """GETs against one destination with its credential, pace and retry rules."""
 
@@ -63,7 +48,7 @@ class VendorApi:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self._auth, _ = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
+        self._auth, _ = credentials(config.kind)(config, config.credential(name).get_secret_value())
         self.name, self._config, self._sleep = name, config, sleep
         self._port = open_port(config.base_url, config.max_concurrency, config.timeout_s, transport)
         self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
@@ -111,66 +96,11 @@ def _refusal(name: str, path: str, outcome: Outcome) -> CdcSyncError:
     return VendorUnreadable(f"{name}: reading {path} failed: {outcome.summary}")
 
 
-class MailchimpMembers:
-    """The list's members, `count`/`offset` paged (archived ones included, as the API lists them)."""
-
-    def __init__(self, api: VendorApi, list_id: str, page_size: int = MAILCHIMP_PAGE) -> None:
-        self._api, self._members, self._page_size = api, f"/3.0/lists/{list_id}/members", page_size
-
-    async def pages(self) -> AsyncIterator[Page]:
-        offset = 0
-        while True:
-            body = await self._api.get(self._members, {"count": self._page_size, "offset": offset}) or {}
-            members, total = body.get("members") or [], int(body.get("total_items") or 0)
-            yield Page(tuple(members), total)
-            offset += len(members)
-            if not members or offset >= total:
-                return
-
-    async def one(self, key: str) -> dict[str, Any] | None:
-        return await self._api.get(f"{self._members}/{key}", missing_ok=True)
-
-    async def aclose(self) -> None:
-        await self._api.aclose()
-
-
-class ZendeskUsers:
-    """Every user, by cursor pagination (`page[size]`, then `page[after]` while `meta.has_more`)."""
-
-    def __init__(self, api: VendorApi, page_size: int = ZENDESK_PAGE) -> None:
-        self._api, self._page_size = api, page_size
-
-    async def pages(self) -> AsyncIterator[Page]:
-        params: dict[str, Any] = {"page[size]": self._page_size}
-        while True:
-            body = await self._api.get("/api/v2/users", params) or {}
-            yield Page(tuple(body.get("users") or []))
-            meta = body.get("meta") or {}
-            if not meta.get("has_more") or not meta.get("after_cursor"):
-                return
-            params = {"page[size]": self._page_size, "page[after]": meta["after_cursor"]}
-
-    async def one(self, key: str) -> dict[str, Any] | None:
-        body = await self._api.get("/api/v2/users/search", {"external_id": key}) or {}
-        users = body.get("users") or []
-        return users[0] if users else None
-
-    async def aclose(self) -> None:
-        await self._api.aclose()
-
-
-READERS: dict[str, Callable[[VendorApi, DestinationConfig], VendorReader]] = {
-    "mailchimp": lambda api, config: MailchimpMembers(api, config.list_id or ""),
-    "zendesk": lambda api, config: ZendeskUsers(api),
-}
-
-
 def open_reader(
     name: str, config: DestinationConfig, transport: httpx.AsyncBaseTransport | None = None
 ) -> VendorReader | None:
     """The reader for a destination's kind; None for kinds that cannot be read back (webhook)."""
-    if config.kind not in READERS:
+    opener = destination_kind(config.kind).reader
+    if opener is None:
         return None
-    if config.kind == "mailchimp" and not config.list_id:
-        raise ConfigError(f"destination {name}: a mailchimp destination needs list_id")
-    return READERS[config.kind](VendorApi(name, config, transport), config)
+    return opener(name, config, lambda: VendorApi(name, config, transport))

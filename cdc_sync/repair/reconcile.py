@@ -14,12 +14,11 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.events import ChangeEvent
 from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG
 from cdc_sync.mapping.pii import mask_for_log
@@ -28,7 +27,6 @@ from cdc_sync.rules.consent import OPTED_OUT
 
 Result = Literal["match", "missing", "extra", "differing"]
 RESULTS: tuple[Result, ...] = ("match", "missing", "extra", "differing")
-ZENDESK_FIELDS = ("email", "name", "phone")
 NOT_RECONCILABLE = "not reconcilable (write-only webhook)"
 EXTRAS_KEPT = "extra records are reported, not deleted: deleting vendor data is not cdc-sync's call"
 
@@ -118,91 +116,9 @@ def sample_ids(ids: Sequence[int], size: int | None, rng: random.Random) -> list
     return sorted(rng.sample(list(ids), size))
 
 
-@dataclass
-class _Member:
-    """A Mailchimp member built up by applying requests as the API applies them."""
-
-    contacts: set[int] = field(default_factory=set)
-    merge_fields: dict[str, Any] = field(default_factory=dict)
-    status: str | None = None  # only an explicit `status`; `status_if_new` alone says nothing
-    tags: dict[str, bool] = field(default_factory=dict)
-
-    def apply(self, delivery: Delivery) -> None:
-        self.contacts.add(contact_of(delivery.entity))
-        request, body = delivery.request, delivery.request.body or {}
-        if request.path.endswith("/tags"):
-            self.tags.update((tag["name"], tag["status"] == "active") for tag in body.get("tags", []))
-        elif request.method == "PUT":
-            self.merge_fields.update(body.get("merge_fields") or {})
-            self.status = body.get("status") or self.status
-
-    def record(self, key: str) -> Record:
-        fields = {f"merge_fields.{name}": value for name, value in self.merge_fields.items()}
-        if self.status is not None:
-            fields["status"] = self.status
-        fields["tags"] = tuple(sorted(name for name, active in self.tags.items() if active))
-        return Record(key=key, fields=fields, contacts=tuple(sorted(self.contacts)))
-
-
-def _member_hash(path: str) -> str:
-    return path.split("/members/", 1)[1].split("/", 1)[0]
-
-
-def expected_members(deliveries: Iterable[Delivery]) -> dict[str, Record]:
-    """Mailchimp members by subscriber_hash, as the deliveries would leave them."""
-    members: dict[str, _Member] = {}
-    for delivery in deliveries:
-        if delivery.request.method != "DELETE":
-            members.setdefault(_member_hash(delivery.request.path), _Member()).apply(delivery)
-    return {key: member.record(key) for key, member in members.items()}
-
-
-def expected_users(deliveries: Iterable[Delivery]) -> dict[str, Record]:
-    """Zendesk users by external_id, as create_or_update would leave them."""
-    records: dict[str, Record] = {}
-    for delivery in deliveries:
-        user = (delivery.request.body or {}).get("user") or {}
-        key = str(user.get("external_id"))
-        fields = {name: user.get(name) for name in ZENDESK_FIELDS}
-        records[key] = Record(key=key, fields=fields, contacts=(contact_of(delivery.entity),))
-    return records
-
-
-def _masked(value: Any) -> str:
+def masked(value: Any) -> str:
+    """A value for a record's label, personal data masked."""
     return mask_for_log(str(value)) if value else "?"
-
-
-def vendor_member(member: Mapping[str, Any], vocabulary: frozenset[str]) -> Record | None:
-    """A list member as compared; archived members are out of the audience (None).
-
-    Only tags the CRM knows (its `tags` table) or cdc-sync sets count: labels marketers add
-    in Mailchimp themselves are theirs.
-    """
-    if member.get("status") == "archived":
-        return None
-    merge_fields = member.get("merge_fields") or {}
-    fields: dict[str, Any] = {f"merge_fields.{name}": value for name, value in merge_fields.items()}
-    known = vocabulary | {PHONE_UNFORMATTED_TAG}
-    tags = (tag.get("name") for tag in member.get("tags") or [])
-    fields |= {"status": member.get("status"), "tags": tuple(sorted(t for t in tags if t in known))}
-    label = f"member {member.get('id')} ({_masked(member.get('email_address'))})"
-    return Record(key=str(member.get("id")), fields=fields, label=label)
-
-
-def vendor_user(user: Mapping[str, Any], vocabulary: frozenset[str]) -> Record | None:
-    """A helpdesk user as compared; users without an external_id (agents, people who only
-    wrote in) were never created by cdc-sync, so they are not compared (None)."""
-    if not user.get("external_id"):
-        return None
-    label = f"user {user.get('id')} ({_masked(user.get('email'))})"
-    fields = {name: user.get(name) for name in ZENDESK_FIELDS}
-    return Record(key=str(user["external_id"]), fields=fields, label=label)
-
-
-ExpectedFold = Callable[[Iterable[Delivery]], dict[str, Record]]
-VendorParse = Callable[[Mapping[str, Any], frozenset[str]], Record | None]
-EXPECTED: dict[str, ExpectedFold] = {"mailchimp": expected_members, "zendesk": expected_users}
-VENDOR: dict[str, VendorParse] = {"mailchimp": vendor_member, "zendesk": vendor_user}
 
 
 def index_vendor(records: Iterable[Record | None]) -> tuple[dict[str, Record], list[Record]]:

@@ -30,10 +30,8 @@ from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.fresh import current_events, plan_fresh
 from cdc_sync.outbound.pipeline import Route, build_routes
-from cdc_sync.repair.readers import VendorReader, open_reader
+from cdc_sync.repair.readers import open_reader
 from cdc_sync.repair.reconcile import (
-    EXPECTED,
-    VENDOR,
     DestinationReport,
     FixSummary,
     FixTarget,
@@ -53,7 +51,8 @@ from cdc_sync.store import crm_keys, destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.operator_locks import destination_locks
-from cdc_sync.vendors.registry import build_destination
+from cdc_sync.vendors.plugin import Reconciliation, VendorReader
+from cdc_sync.vendors.registry import build_destination, destination_kind
 
 CHUNK = 1000  # CRM contacts read and planned at a time
 
@@ -176,7 +175,7 @@ class Reconciler:
             chunk = ids[start : start + CHUNK]
             deliveries += await asyncio.to_thread(self._planned, name, chunk)
             self.progress(f"{name}: CRM contacts", len(chunk), len(ids))
-        return await asyncio.to_thread(EXPECTED[self.config.destinations[name].kind], deliveries)
+        return await asyncio.to_thread(self._reconciliation(name).expected, deliveries)
 
     def _planned(
         self, name: str, contacts: Sequence[int], gone_tags: Sequence[dict[str, Any]] = ()
@@ -194,6 +193,13 @@ class Reconciler:
         plans = plan_fresh(self.engine, events, self._routes_to(name), self.config.authority)
         return [delivery for plan in plans for delivery in plan.deliveries]
 
+    def _reconciliation(self, name: str) -> Reconciliation:
+        kind = self.config.destinations[name].kind
+        found = destination_kind(kind).reconciliation
+        if found is None:  # a vendor with a reader also says how to compare what it reads
+            raise ConfigError(f"destination {name}: {kind} records cannot be compared")
+        return found
+
     def _routes_to(self, name: str) -> dict[str, list[Route]]:
         only = {table: [r for r in routes if r.destination == name] for table, routes in self._routes.items()}
         return {table: routes for table, routes in only.items() if routes}
@@ -201,10 +207,10 @@ class Reconciler:
     async def _read_all(
         self, name: str, reader: VendorReader, vocabulary: frozenset[str], hint: int
     ) -> tuple[dict[str, Record], list[Record]]:
-        kind = self.config.destinations[name].kind
+        kind, parse = self.config.destinations[name].kind, self._reconciliation(name).parse
         records: list[Record | None] = []
         async for page in reader.pages():
-            records += [VENDOR[kind](item, vocabulary) for item in page.items]
+            records += [parse(item, vocabulary) for item in page.items]
             self.progress(f"{name}: reading {kind}", len(page.items), page.total or hint)
         return index_vendor(records)
 
@@ -212,13 +218,14 @@ class Reconciler:
         self, name: str, reader: VendorReader, vocabulary: frozenset[str], keys: Iterable[str]
     ) -> dict[str, Record]:
         config, wanted = self.config.destinations[name], list(keys)
+        parse = self._reconciliation(name).parse
         slots = asyncio.Semaphore(config.max_concurrency)  # round trips overlap; the limiter paces
 
         async def look_up(key: str) -> tuple[str, Record | None]:
             async with slots:
                 item = await reader.one(key)
             self.progress(f"{name}: looking up {config.kind} records", 1, len(wanted))
-            return key, VENDOR[config.kind](item, vocabulary) if item is not None else None
+            return key, parse(item, vocabulary) if item is not None else None
 
         found = await asyncio.gather(*(look_up(key) for key in wanted))
         return {key: record for key, record in found if record is not None}

@@ -11,8 +11,9 @@ import pytest
 
 from cdc_sync.config import DestinationConfig, DestinationKind
 from cdc_sync.errors import ConfigError
-from cdc_sync.repair.readers import Page, VendorApi, VendorReader, VendorUnreadable, open_reader
-from cdc_sync.sandbox.zendesk import create_zendesk_app
+from cdc_sync.repair.readers import VendorApi, VendorUnreadable, open_reader
+from cdc_sync.vendors.plugin import Page, VendorReader
+from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
 from tests.unit.sandbox.fakes import settings
 
 SECRET = "reader-test-secret"

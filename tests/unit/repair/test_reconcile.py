@@ -10,7 +10,6 @@ import pytest
 from cdc_sync.config import AppConfig, DestinationConfig
 from cdc_sync.delivery.model import Delivery
 from cdc_sync.events import ChangeEvent, SourcePosition
-from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.mapping.routes import Lookups
 from cdc_sync.outbound.pipeline import build_routes, plan_event
 from cdc_sync.repair.reconcile import (
@@ -20,17 +19,16 @@ from cdc_sync.repair.reconcile import (
     as_crm_state,
     compare,
     difference_rate,
-    expected_members,
-    expected_users,
     fix_audit,
     fix_summary,
     fix_targets,
     index_vendor,
     sample_ids,
     summarize,
-    vendor_member,
-    vendor_user,
 )
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
+from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
+from cdc_sync.vendors.zendesk.reconcile import expected_users, vendor_user
 
 CONFIG = AppConfig(
     destinations={

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cdc_sync.sandbox.zendesk import create_zendesk_app
+from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
 from tests.unit.sandbox.fakes import ZENDESK_AUTH, FakeClock, client, settings
 
 pytestmark = pytest.mark.anyio

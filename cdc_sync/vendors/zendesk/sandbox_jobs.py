@@ -20,8 +20,8 @@ from cdc_sync.sandbox.bodies import FastJSONResponse, encoded
 from cdc_sync.sandbox.effects import EffectLedger, item_keys, request_target
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.recorder import json_object
-from cdc_sync.sandbox.zendesk_http import BadRequest, Endpoint, answering_refusals
-from cdc_sync.sandbox.zendesk_users import (
+from cdc_sync.vendors.zendesk.sandbox_http import BadRequest, Endpoint, answering_refusals
+from cdc_sync.vendors.zendesk.sandbox_users import (
     Helpdesk,
     RecordInvalid,
     RecordNotFound,

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app, subscriber_hash
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app, subscriber_hash
 from tests.unit.sandbox.fakes import MAILCHIMP_AUTH, FakeClock, client, settings
 
 pytestmark = pytest.mark.anyio

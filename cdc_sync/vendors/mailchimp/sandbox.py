@@ -10,14 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cdc_sync.sandbox import emit
 from cdc_sync.sandbox.bodies import FastJSONResponse
 from cdc_sync.sandbox.effects import EffectLedger, item_keys, request_target
 from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
-from cdc_sync.sandbox.mailchimp_batch import BatchSubscribe, checked_batch
-from cdc_sync.sandbox.mailchimp_http import (
+from cdc_sync.sandbox.recorder import Incoming, recorder_for
+from cdc_sync.vendors.mailchimp.sandbox_batch import BatchSubscribe, checked_batch
+from cdc_sync.vendors.mailchimp.sandbox_emit import mailchimp
+from cdc_sync.vendors.mailchimp.sandbox_http import (
     Endpoint,
     answering_problems,
     json_body,
@@ -25,9 +26,14 @@ from cdc_sync.sandbox.mailchimp_http import (
     paging,
     problem,
 )
-from cdc_sync.sandbox.mailchimp_members import Audiences, MemberFields, TagsRequest, parsed, subscriber_hash
-from cdc_sync.sandbox.mailchimp_segments import SegmentEndpoints
-from cdc_sync.sandbox.recorder import Incoming, recorder_for
+from cdc_sync.vendors.mailchimp.sandbox_members import (
+    Audiences,
+    MemberFields,
+    TagsRequest,
+    parsed,
+    subscriber_hash,
+)
+from cdc_sync.vendors.mailchimp.sandbox_segments import SegmentEndpoints
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
@@ -111,6 +117,6 @@ def create_mailchimp_app(
         state=audiences,
         error=problem,
         guard=api_key_guard(settings.mailchimp_api_key),
-        control_routes=[emit_route(emit.mailchimp(settings.marketing_webhook_secret))],
+        control_routes=[emit_route(mailchimp(settings.marketing_webhook_secret))],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

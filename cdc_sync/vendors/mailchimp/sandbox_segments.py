@@ -14,8 +14,21 @@ from starlette.routing import Route
 
 from cdc_sync.sandbox.bodies import FastJSONResponse, assembled, encoded
 from cdc_sync.sandbox.effects import EffectLedger, ItemAnswer, item_keys, request_target
-from cdc_sync.sandbox.mailchimp_http import Endpoint, answering_problems, json_body, json_bytes, paging
-from cdc_sync.sandbox.mailchimp_members import Audience, Audiences, Invalid, Segment, parsed, subscriber_hash
+from cdc_sync.vendors.mailchimp.sandbox_http import (
+    Endpoint,
+    answering_problems,
+    json_body,
+    json_bytes,
+    paging,
+)
+from cdc_sync.vendors.mailchimp.sandbox_members import (
+    Audience,
+    Audiences,
+    Invalid,
+    Segment,
+    parsed,
+    subscriber_hash,
+)
 
 MAX_CHANGES = 500
 ADDED, REMOVED = "members_added", "members_removed"

@@ -1,26 +1,10 @@
 """Any captured table as a signed JSON event (the generic webhook destination)."""
 
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
-
 from cdc_sync.delivery.model import BatchForm, VendorRequest
-from cdc_sync.mapping.normalize import to_utc_iso
+from cdc_sync.mapping.normalize import json_safe, to_utc_iso
 from cdc_sync.mapping.routes import MapInput, Mapped
 
 _OPERATIONS = {"c": "created", "u": "updated", "d": "deleted", "r": "snapshot"}
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_utc_iso(value)
-    if isinstance(value, date | Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [json_safe(item) for item in value]
-    return value
 
 
 def change(item: MapInput) -> Mapped:

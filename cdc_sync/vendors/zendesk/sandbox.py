@@ -13,17 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cdc_sync.sandbox import emit
 from cdc_sync.sandbox.bodies import FastJSONResponse
 from cdc_sync.sandbox.control import CONTROL_PREFIX, StateGroup, invalid, validation_problems
 from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, json_object, recorder_for
-from cdc_sync.sandbox.zendesk_http import Endpoint, answering_refusals, zendesk_error
-from cdc_sync.sandbox.zendesk_jobs import JobBoard, JobEndpoints, Sleep
-from cdc_sync.sandbox.zendesk_pages import cursor_page, cursor_position, offset_page, page_size
-from cdc_sync.sandbox.zendesk_users import Helpdesk, TicketSeeds, user_request
+from cdc_sync.vendors.zendesk.sandbox_emit import zendesk
+from cdc_sync.vendors.zendesk.sandbox_http import Endpoint, answering_refusals, zendesk_error
+from cdc_sync.vendors.zendesk.sandbox_jobs import JobBoard, JobEndpoints, Sleep
+from cdc_sync.vendors.zendesk.sandbox_pages import cursor_page, cursor_position, offset_page, page_size
+from cdc_sync.vendors.zendesk.sandbox_users import Helpdesk, TicketSeeds, user_request
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
@@ -136,7 +136,7 @@ def create_zendesk_app(
         guard=api_token_guard(settings.zendesk_api_token),
         control_routes=[
             *endpoints.control_routes(),
-            emit_route(emit.zendesk(settings.helpdesk_webhook_secret)),
+            emit_route(zendesk(settings.helpdesk_webhook_secret)),
         ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from cdc_sync.sandbox.bodies import FastJSONResponse
 from cdc_sync.sandbox.effects import BadItemKeys
-from cdc_sync.sandbox.zendesk_pages import BadPage
-from cdc_sync.sandbox.zendesk_users import RecordInvalid, RecordNotFound
+from cdc_sync.vendors.zendesk.sandbox_pages import BadPage
+from cdc_sync.vendors.zendesk.sandbox_users import RecordInvalid, RecordNotFound
 
 ERROR_NAMES = {404: "RecordNotFound", 422: "RecordInvalid", 429: "TooManyRequests"}
 FIXED_DESCRIPTIONS = {404: "Not found"}

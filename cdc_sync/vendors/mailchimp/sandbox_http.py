@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from cdc_sync.sandbox.bodies import FastJSONResponse
 from cdc_sync.sandbox.effects import BadItemKeys
-from cdc_sync.sandbox.mailchimp_members import Invalid, NotFound
 from cdc_sync.sandbox.recorder import json_object
+from cdc_sync.vendors.mailchimp.sandbox_members import Invalid, NotFound
 
 ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
 TITLES = {

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cdc_sync.sandbox.bodies import assembled, encoded
 from cdc_sync.sandbox.effects import EffectLedger, ItemAnswer
-from cdc_sync.sandbox.mailchimp_members import (
+from cdc_sync.vendors.mailchimp.sandbox_members import (
     Audiences,
     Invalid,
     Member,
