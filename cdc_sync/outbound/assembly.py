@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import Engine, create_engine
 
-from cdc_sync.config import AppConfig, load_config
+from cdc_sync.config import AppConfig, DestinationConfig, load_config
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
 from cdc_sync.observability.notify import Notifier
@@ -39,11 +40,19 @@ def state_engine(settings: Settings) -> Engine:
     )
 
 
+def build_lane(
+    name: str,
+    config: DestinationConfig,
+    hooks: DeliveryHooks,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Lane:
+    """A destination's lane: its vendor's adapter (credential from the environment) behind the
+    delivery engine, reporting to `hooks` (the ledger, dead letters, alerts)."""
+    return Lane(config=config, destination=build_destination(name, config, transport), hooks=hooks)
+
+
 def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:
-    return {
-        name: Lane(config=destination, destination=build_destination(name, destination), hooks=hooks)
-        for name, destination in config.destinations.items()
-    }
+    return {name: build_lane(name, destination, hooks) for name, destination in config.destinations.items()}
 
 
 def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbound:

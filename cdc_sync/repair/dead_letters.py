@@ -38,6 +38,7 @@ from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.observability.notify import Notifier
+from cdc_sync.outbound.assembly import build_lane
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh
 from cdc_sync.outbound.pipeline import EventPlan, build_routes, lookup_ids, plan_event
 from cdc_sync.repair.dead_letter_rules import (
@@ -72,7 +73,7 @@ from cdc_sync.store.dead_letters import (
 )
 from cdc_sync.store.ledger import LedgerWriter, acknowledged_later
 from cdc_sync.store.operator_locks import destination_locks
-from cdc_sync.vendors.registry import REMOVALS, build_destination
+from cdc_sync.vendors.registry import REMOVALS
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ class _Session:
     def _lane(self, name: str) -> Lane:
         if name not in self._lanes:
             config = self._ctx.config.destinations[name]
-            self._lanes[name] = Lane(config, build_destination(name, config), self._hooks)
+            self._lanes[name] = build_lane(name, config, self._hooks)
         return self._lanes[name]
 
     def _record(self, letter: StoredLetter, result: LetterResult) -> None:

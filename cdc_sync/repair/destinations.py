@@ -15,11 +15,11 @@ from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
+from cdc_sync.outbound.assembly import build_lane
 from cdc_sync.store import destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.operator_locks import destination_locks
-from cdc_sync.vendors.registry import build_destination
 
 _HELD = "it stays paused with the rest of its queue held"
 
@@ -49,8 +49,7 @@ async def resume(
     _require(config, name)
     ledger = LedgerWriter(engine)
     notifier = Notifier(config.notifications)
-    destination = build_destination(name, config.destinations[name])
-    lane = Lane(config.destinations[name], destination, HaltingHooks(engine, ledger, notifier, _HELD))
+    lane = build_lane(name, config.destinations[name], HaltingHooks(engine, ledger, notifier, _HELD))
     try:
         with destination_locks(engine, [name]):
             replayed = await _replay_held(engine, name, actor, lane, ledger, progress)
@@ -67,7 +66,7 @@ async def resume(
         raise
     finally:
         ledger.flush()
-        await destination.aclose()
+        await lane.destination.aclose()
         await notifier.aclose()
     audit(
         engine, actor, "destination.resume", f"destination:{name}", "paused", "active", {"replayed": replayed}

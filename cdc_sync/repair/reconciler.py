@@ -23,11 +23,11 @@ from sqlalchemy import Engine
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.model import Delivery, Outcome
-from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import ConfigError, DestinationBusy
 from cdc_sync.mapping.normalize import sanitize_tags
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
+from cdc_sync.outbound.assembly import build_lane
 from cdc_sync.outbound.fresh import current_events, plan_fresh
 from cdc_sync.outbound.pipeline import Route, build_routes
 from cdc_sync.repair.readers import open_reader
@@ -52,7 +52,7 @@ from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.operator_locks import destination_locks
 from cdc_sync.vendors.plugin import Reconciliation, VendorReader
-from cdc_sync.vendors.registry import build_destination, destination_kind
+from cdc_sync.vendors.registry import destination_kind
 
 CHUNK = 1000  # CRM contacts read and planned at a time
 
@@ -274,7 +274,7 @@ class Reconciler:
         config = self.config.destinations[name]
         ledger, notifier = LedgerWriter(self.engine), Notifier(self.config.notifications)
         hooks = _FixHooks(self.engine, ledger, notifier)
-        lane = Lane(config, build_destination(name, config, self.transport), hooks)
+        lane = build_lane(name, config, hooks, self.transport)
         lane.paused = (await asyncio.to_thread(destinations.states, self.engine)).get(name) == "paused"
         try:
             for delivery in deliveries:
