@@ -40,7 +40,7 @@ lint: deps
 	$(VENV)/bin/mypy cdc_sync tests bench ops/demo.py
 
 unit: deps
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/ops
 
 integration: deps
 	$(STACK) install

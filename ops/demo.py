@@ -28,8 +28,8 @@ import tomli_w
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, create_engine, text
 
-from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.settings import Settings
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 
 ROOT = Path(__file__).parents[1]
 CLI = str(Path(sys.executable).parent / "cdc-sync")

@@ -8,11 +8,11 @@ from typing import Any
 import click
 from sqlalchemy import create_engine
 
+from cdc_sync.admin.connect_api import ConnectApi
+from cdc_sync.admin.connectors import Connectors, ConnectorSpec, load_specs
 from cdc_sync.cli.common import actor, emit, settings_of, state_engine_of
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import describe
-from cdc_sync.ops.connect_api import ConnectApi
-from cdc_sync.ops.connectors import Connectors, ConnectorSpec, load_specs
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events

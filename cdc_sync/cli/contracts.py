@@ -4,8 +4,8 @@ import sys
 
 import click
 
+from cdc_sync.admin.contracts import accept_latest, check_contracts
 from cdc_sync.cli.common import config_of, emit, settings_of
-from cdc_sync.ops.contracts import accept_latest, check_contracts
 from cdc_sync.outbound.registry import SchemaRegistry
 
 

@@ -20,8 +20,8 @@ from cdc_sync.cli.common import (
 )
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.errors import CdcSyncError
-from cdc_sync.ops.dead_letter_rules import LetterResult, ReplayReport, replay_kind
-from cdc_sync.ops.dead_letters import (
+from cdc_sync.repair.dead_letter_rules import LetterResult, ReplayReport, replay_kind
+from cdc_sync.repair.dead_letters import (
     LetterDetails,
     ReplayContext,
     ReplayRequest,

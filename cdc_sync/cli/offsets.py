@@ -4,11 +4,9 @@ from datetime import UTC, datetime
 
 import click
 
-from cdc_sync.cli.common import actor, config_of, confirm, emit, settings_of, state_engine_of
-from cdc_sync.cli.params import INSTANT
-from cdc_sync.ops.consumer_groups import OffsetsReport, require_idle
-from cdc_sync.ops.kafka_admin import KafkaOffsets, apply_rewind, preview_rewind, read_offsets
-from cdc_sync.ops.offsets import (
+from cdc_sync.admin.consumer_groups import OffsetsReport, require_idle
+from cdc_sync.admin.kafka_admin import KafkaOffsets, apply_rewind, preview_rewind, read_offsets
+from cdc_sync.admin.offsets import (
     InvalidRewind,
     Move,
     RewindPlan,
@@ -18,6 +16,8 @@ from cdc_sync.ops.offsets import (
     routed_topics,
     target_of,
 )
+from cdc_sync.cli.common import actor, config_of, confirm, emit, settings_of, state_engine_of
+from cdc_sync.cli.params import INSTANT
 from cdc_sync.outbound.pipeline import build_routes
 
 

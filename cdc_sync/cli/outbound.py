@@ -19,9 +19,9 @@ from cdc_sync.cli.common import (
     state_engine_of,
 )
 from cdc_sync.cli.params import INSTANT
-from cdc_sync.ops import destinations as destination_ops
-from cdc_sync.ops.reconciler import scheduled_reconcile
 from cdc_sync.outbound.assembly import build_outbound, state_engine
+from cdc_sync.outbound.reconcile_schedule import scheduled_reconcile
+from cdc_sync.repair import destinations as destination_ops
 from cdc_sync.store import destinations
 from cdc_sync.store.ledger import LogQuery, sync_log
 from cdc_sync.store.migrate import migrate

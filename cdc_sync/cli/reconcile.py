@@ -9,8 +9,8 @@ from types import TracebackType
 import click
 
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
-from cdc_sync.ops.reconcile import EXTRAS_KEPT, DestinationReport, FixSummary, RecordComparison
-from cdc_sync.ops.reconciler import Reconciler, ReconcileRequest
+from cdc_sync.repair.reconcile import EXTRAS_KEPT, DestinationReport, FixSummary, RecordComparison
+from cdc_sync.repair.reconciler import Reconciler, ReconcileRequest
 
 LISTED = 50  # differences listed per destination in text output; --json lists every one
 

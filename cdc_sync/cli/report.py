@@ -8,7 +8,7 @@ import click
 
 from cdc_sync.cli.common import state_engine_of
 from cdc_sync.cli.params import DURATION, INSTANT
-from cdc_sync.ops.report import bucket_width, build_report, summary_data, summary_line
+from cdc_sync.report.latency import bucket_width, build_report, summary_data, summary_line
 from cdc_sync.store.report_queries import LedgerWindow, fetch_ledger
 
 
@@ -59,7 +59,7 @@ def report(
     window = LedgerWindow(start, end, bucket_width(start, end, bucket), destination)
     built = build_report(fetch_ledger(state_engine_of(ctx), window), window, bucket, now)
     # matplotlib takes ~0.4 s to import: only this command pays for it, not every cdc-sync call.
-    from cdc_sync.ops.report_html import render_html
+    from cdc_sync.report.html import render_html
 
     try:
         out.write_text(render_html(built), encoding="utf-8")

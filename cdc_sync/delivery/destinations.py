@@ -1,4 +1,4 @@
-"""The destination port and its HTTP adapter (Mailchimp, Zendesk, signed webhook).
+"""The destination port and its HTTP adapter (one for every vendor kind in `vendors/registry.py`).
 
 Mapping already produced the vendor-shaped request; the adapter adds only what the vendor's
 auth scheme needs, sends, and reports an `Outcome` per delivery. Deliveries that share a

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, text
 from cdc_sync.config import Owner
 from cdc_sync.events import entity_name
 from cdc_sync.inbound.payloads import InboundEvent
-from cdc_sync.mapping.webhook import json_safe
+from cdc_sync.mapping.normalize import json_safe
 from cdc_sync.rules.authority import may_write
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts

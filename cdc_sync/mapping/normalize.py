@@ -16,9 +16,10 @@ import unicodedata
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import langcodes
 import phonenumbers
@@ -252,3 +253,16 @@ def unify_csat(value: float | int, scale: Literal[5, 100]) -> int:
         raise RejectedEvent(f"CSAT {value!r} is outside the 0-{scale} scale")
     # Half up rather than Python's half-to-even: 72.5 reads as 73 to anyone checking by hand.
     return math.floor(value * factor + 0.5)
+
+
+def json_safe(value: Any) -> Any:
+    """A row as JSON carries it: timestamps UTC ISO 8601, dates and decimals as strings."""
+    if isinstance(value, datetime):
+        return to_utc_iso(value)
+    if isinstance(value, date | Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value

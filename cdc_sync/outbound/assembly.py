@@ -6,14 +6,14 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine, create_engine
 
-from cdc_sync.config import AppConfig, load_config
+from cdc_sync.admin.connect_api import ConnectApi
+from cdc_sync.admin.connectors import load_specs
+from cdc_sync.config import AppConfig, DestinationConfig, load_config
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
 from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.observability.source_health import SourceHealth, Watched
-from cdc_sync.ops.connect_api import ConnectApi
-from cdc_sync.ops.connectors import load_specs
 from cdc_sync.outbound.contracts import load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.pipeline import build_routes
@@ -47,11 +47,19 @@ def state_engine(settings: Settings) -> Engine:
     )
 
 
+def build_lane(
+    name: str,
+    config: DestinationConfig,
+    hooks: DeliveryHooks,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Lane:
+    """A destination's lane: its vendor's adapter (credential from the environment) behind the
+    delivery engine, reporting to `hooks` (the ledger, dead letters, alerts)."""
+    return Lane(config=config, destination=build_destination(name, config, transport), hooks=hooks)
+
+
 def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:
-    return {
-        name: Lane(config=destination, destination=build_destination(name, destination), hooks=hooks)
-        for name, destination in config.destinations.items()
-    }
+    return {name: build_lane(name, destination, hooks) for name, destination in config.destinations.items()}
 
 
 def source_health(settings: Settings, engine: Engine) -> SourceHealth:

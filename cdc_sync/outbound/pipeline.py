@@ -16,20 +16,13 @@ from cdc_sync.config import AppConfig, DestinationConfig, Owner
 from cdc_sync.delivery.model import Delivery
 from cdc_sync.errors import ConfigError, ContractViolation, RejectedEvent
 from cdc_sync.events import ChangeEvent, Row
-from cdc_sync.mapping import mailchimp, webhook, zendesk
 from cdc_sync.mapping.normalized import NormalizedFields
 from cdc_sync.mapping.routes import Lookups, MapInput, Mapped, TableMapper
 from cdc_sync.outbound.loop_guard import is_echo
 from cdc_sync.rules.authority import outbound_fields
+from cdc_sync.vendors.registry import destination_kind
 
 Rules = tuple[tuple[str, Owner], ...]  # the authority table, hashable
-
-# Operations that take the object away at its vendor: any earlier change of it is stale after one.
-REMOVALS: frozenset[str] = frozenset({mailchimp.ARCHIVE})
-_MAPPERS_BY_KIND: dict[str, Mapping[str, TableMapper]] = {
-    "mailchimp": mailchimp.MAPPERS,
-    "zendesk": zendesk.MAPPERS,
-}
 
 
 @dataclass(frozen=True)
@@ -67,11 +60,10 @@ def build_routes(config: AppConfig) -> dict[str, list[Route]]:
 
 
 def _mapper(name: str, destination: DestinationConfig, table: str) -> TableMapper:
-    if destination.kind == "webhook":
-        return webhook.change
-    mapper = _MAPPERS_BY_KIND[destination.kind].get(table)
+    vendor = destination_kind(destination.kind)
+    mapper = vendor.mapper_for(table)
     if mapper is None:
-        supported = ", ".join(_MAPPERS_BY_KIND[destination.kind])
+        supported = ", ".join(vendor.mappers)
         raise ConfigError(f"destination {name} ({destination.kind}) cannot take {table}; it maps {supported}")
     return mapper
 

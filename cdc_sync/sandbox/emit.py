@@ -6,9 +6,7 @@ Body: `{"event": <the vendor's payload>, "target": "http://127.0.0.1:8000/webhoo
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -18,11 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cdc_sync.sandbox.control import CONTROL_PREFIX, invalid, validation_problems
-from cdc_sync.signing import signed_headers, zendesk_signed_headers
+from cdc_sync.signing import signed_headers
 
 # (payload, event id, unix timestamp) → (body, headers)
 Encoder = Callable[[Mapping[str, Any], str, int], tuple[bytes, dict[str, str]]]
-MAILCHIMP_LIST_EVENTS = frozenset({"subscribe", "unsubscribe", "profile", "upemail", "cleaned"})
 
 
 class EmitRequest(BaseModel):
@@ -37,34 +34,6 @@ def standard_webhooks(secret: str) -> Encoder:
     def encode(payload: Mapping[str, Any], event_id: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
         body = orjson.dumps(payload)
         return body, {"content-type": "application/json", **signed_headers(secret, event_id, timestamp, body)}
-
-    return encode
-
-
-def zendesk(secret: str) -> Encoder:
-    def encode(payload: Mapping[str, Any], event_id: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
-        body = orjson.dumps(payload)
-        stamp = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return body, {"content-type": "application/json", **zendesk_signed_headers(secret, stamp, body)}
-
-    return encode
-
-
-def _form_fields(prefix: str, value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, Mapping):
-        return [pair for key, item in value.items() for pair in _form_fields(f"{prefix}[{key}]", item)]
-    return [(prefix, str(value))]
-
-
-def mailchimp(secret: str) -> Encoder:
-    """List events are form posts secured only by the URL; engagement events are signed JSON."""
-    signed = standard_webhooks(secret)
-
-    def encode(payload: Mapping[str, Any], event_id: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
-        if payload.get("type") not in MAILCHIMP_LIST_EVENTS:
-            return signed(payload, event_id, timestamp)
-        fields = [pair for key, value in payload.items() for pair in _form_fields(key, value)]
-        return urlencode(fields).encode(), {"content-type": "application/x-www-form-urlencoded"}
 
     return encode
 

@@ -9,16 +9,14 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 
-from cdc_sync.sandbox.erp import create_erp_app
 from cdc_sync.sandbox.faults import ConnectionDropped, Faults
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app
-from cdc_sync.sandbox.zendesk import create_zendesk_app
+from cdc_sync.vendors.registry import SANDBOXES
 
 DEFAULT_ERP_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-erp-webhook-secret-0001").decode()
 DEFAULT_MARKETING_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-marketing-webhook-secret").decode()
@@ -72,13 +70,10 @@ class WithoutDroppedConnections(logging.Filter):
 QUIET_DROPS = WithoutDroppedConnections()  # one instance, so serving again does not stack filters
 
 
-VendorName = Literal["marketing", "helpdesk", "erp"]
+VendorName = Literal["marketing", "helpdesk", "erp"]  # a port each in `SandboxPorts`
 AppFactory = Callable[[SandboxSettings], Starlette]
-APPS: dict[VendorName, AppFactory] = {
-    "marketing": create_mailchimp_app,
-    "helpdesk": create_zendesk_app,
-    "erp": create_erp_app,
-}
+# The vendors' own apps (`vendors/<name>/sandbox.py`), as the registry lists them.
+APPS: dict[VendorName, AppFactory] = {name: SANDBOXES[name].create for name in get_args(VendorName)}
 
 
 def server_config(settings: SandboxSettings, vendor: VendorName) -> uvicorn.Config:

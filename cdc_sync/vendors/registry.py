@@ -1,55 +1,57 @@
-"""The only list of vendor kinds: how each proves who it is, and its batch API if it has one."""
+"""The only list of vendors. The core looks a vendor up here (by the destination `kind` of the
+config, or by its sandbox name) instead of keeping a table of its own.
 
-import time
-from collections.abc import Callable
+Adding a vendor: a folder `vendors/<name>/` whose `plugin.py` builds a `Vendor`, one line in
+`VENDORS`, and its name in `config.DestinationKind` if it is a destination kind.
+"""
 
 import httpx
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.destinations import BatchApi, HttpDestination, Signer, basic_auth, no_signature
-from cdc_sync.delivery.http import Headers, open_port
-from cdc_sync.signing import sign
-from cdc_sync.vendors.mailchimp.batch import MailchimpBatch
-from cdc_sync.vendors.webhook.batch import WebhookBatch
-from cdc_sync.vendors.zendesk.batch import ZendeskUsersBatch
+from cdc_sync.delivery.destinations import HttpDestination
+from cdc_sync.delivery.http import open_port
+from cdc_sync.errors import ConfigError
+from cdc_sync.vendors.erp import plugin as erp_plugin
+from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
+from cdc_sync.vendors.plugin import Credentials, SandboxApp, Vendor
+from cdc_sync.vendors.webhook import plugin as webhook_plugin
+from cdc_sync.vendors.zendesk import plugin as zendesk_plugin
 
-
-def standard_webhooks_signer(secret: str) -> Signer:
-    def signer(message_id: str, body: bytes) -> Headers:
-        timestamp = int(time.time())
-        return {
-            "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, message_id, timestamp, body),
-        }
-
-    return signer
-
-
-Credentials = Callable[[DestinationConfig, str], tuple[Headers, Signer]]
-
-# Mailchimp Basic `anystring:<api key>`, Zendesk Basic `<email>/token:<api token>`, the webhook
-# destination signs each request with Standard Webhooks.
-CREDENTIALS: dict[str, Credentials] = {
-    "mailchimp": lambda config, secret: (basic_auth("cdc-sync", secret), no_signature),
-    "zendesk": lambda config, secret: (basic_auth(f"{config.agent_email}/token", secret), no_signature),
-    "webhook": lambda config, secret: ({}, standard_webhooks_signer(secret)),
+VENDORS: dict[str, Vendor] = {
+    vendor.name: vendor
+    for vendor in (mailchimp_plugin.VENDOR, zendesk_plugin.VENDOR, webhook_plugin.VENDOR, erp_plugin.VENDOR)
+}
+# Operations that take an object away at its vendor: any earlier change of it is stale after one.
+REMOVALS: frozenset[str] = frozenset().union(*(vendor.removals for vendor in VENDORS.values()))
+SANDBOXES: dict[str, SandboxApp] = {
+    vendor.sandbox.name: vendor.sandbox for vendor in VENDORS.values() if vendor.sandbox is not None
 }
 
-BATCH_APIS: dict[str, Callable[[DestinationConfig], BatchApi | None]] = {
-    "mailchimp": lambda config: MailchimpBatch(config.list_id or ""),
-    "zendesk": lambda config: ZendeskUsersBatch(timeout_s=config.latency_threshold_s),
-    # A receiver of single Standard Webhooks messages gets batches only when it asks for them.
-    "webhook": lambda config: WebhookBatch(config.path, config.batch_max) if config.batch_max else None,
-}
+
+def destination_kind(kind: str) -> Vendor:
+    """The vendor of a destination kind (`kind` in the config)."""
+    vendor = VENDORS.get(kind)
+    if vendor is None or vendor.credentials is None:
+        raise ConfigError(f"no destination kind {kind!r}; known: {', '.join(destination_kinds())}")
+    return vendor
+
+
+def destination_kinds() -> list[str]:
+    return [name for name, vendor in VENDORS.items() if vendor.credentials is not None]
+
+
+def credentials(kind: str) -> Credentials:
+    found = destination_kind(kind).credentials
+    if found is None:  # not reached: destination_kind only returns vendors with credentials
+        raise ConfigError(f"vendor {kind} takes no deliveries")
+    return found
 
 
 def build_destination(
     name: str, config: DestinationConfig, transport: httpx.AsyncBaseTransport | None = None
 ) -> HttpDestination:
     """The adapter for a configured destination, with its credential from the environment."""
-    auth, signer = CREDENTIALS[config.kind](config, config.credential(name).get_secret_value())
+    auth, signer = credentials(config.kind)(config, config.credential(name).get_secret_value())
     port = open_port(config.base_url, config.max_concurrency, config.timeout_s, transport)
-    return HttpDestination(
-        name, config, port, auth=auth, signer=signer, batch_api=BATCH_APIS[config.kind](config)
-    )
+    batch_api = destination_kind(config.kind).batch_api(config)
+    return HttpDestination(name, config, port, auth=auth, signer=signer, batch_api=batch_api)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from cdc_sync.admin.connect_api import ConnectApi
+from cdc_sync.admin.connectors import Connectors, load_specs
 from cdc_sync.events import ChangeEvent
-from cdc_sync.ops.connect_api import ConnectApi
-from cdc_sync.ops.connectors import Connectors, load_specs
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events

@@ -9,7 +9,7 @@ import httpx
 
 from tests.integration.outbound_fixtures import WRITER_METRICS_PORT, Process, Runner, wait_for
 from tests.integration.test_inbound import emit
-from tests.unit.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
+from tests.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
 
 SERVE_METRICS = "http://127.0.0.1:8000/metrics"
 SLOT = "cdc_sync_crm"  # connectors/crm-postgres.json

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from cdc_sync.ops.connectors import Connectors, ConnectorSpec, load_specs
+from cdc_sync.admin.connectors import Connectors, ConnectorSpec, load_specs
 from cdc_sync.outbound.registry import SchemaRegistry
 from tests.integration.conftest import ROOT, Collect
 

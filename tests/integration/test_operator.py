@@ -15,12 +15,12 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, make_url, text
 
 from cdc_sync.errors import SchemaUnknown
-from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.outbound.envelope import RawMessage
 from cdc_sync.outbound.poison import poison_letter
 from cdc_sync.settings import Settings
 from cdc_sync.store.dead_letters import add_dead_letter
 from cdc_sync.store.operator_locks import destination_locks
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 from tests.integration.outbound_fixtures import (
     Process,
     Runner,

@@ -20,8 +20,8 @@ import tomli_w
 from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
-from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.settings import Settings
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 from tests.integration.outbound_fixtures import Runner, sandbox, wait_for
 
 SECOND_METRICS_PORT = 9119

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from cdc_sync.cli.reconcile import Confirm, Progress, differences_left, report_lines
-from cdc_sync.ops.reconcile import (
+from cdc_sync.repair.reconcile import (
     FieldDifference,
     FixSummary,
     RecordComparison,

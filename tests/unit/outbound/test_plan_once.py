@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.events import Op
 from cdc_sync.mapping import normalize
-from cdc_sync.mapping.mailchimp import subscriber_hash
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 from tests.unit.mapping.test_normalized import CONTACTS, calls
 from tests.unit.outbound.test_pipeline import CONTACT, by_operation, event, plan
 

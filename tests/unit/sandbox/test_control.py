@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from cdc_sync.sandbox.faults import Faults
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app, subscriber_hash
 from cdc_sync.sandbox.server import SandboxSettings
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app, subscriber_hash
 from tests.unit.sandbox.fakes import MAILCHIMP_AUTH, FakeClock, ScriptedRandom, client, settings
 
 pytestmark = pytest.mark.anyio

@@ -5,8 +5,8 @@ from random import Random
 import pytest
 
 from cdc_sync.sandbox.faults import ConnectionDropped, FaultInjector, FaultKind, Faults
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app, subscriber_hash
-from cdc_sync.sandbox.zendesk import create_zendesk_app
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app, subscriber_hash
+from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
 from tests.unit.sandbox.fakes import MAILCHIMP_AUTH, ZENDESK_AUTH, FakeClock, ScriptedRandom, client, settings
 
 pytestmark = pytest.mark.anyio

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app, subscriber_hash
 from cdc_sync.sandbox.server import SandboxSettings
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app, subscriber_hash
 from tests.unit.sandbox.fakes import MAILCHIMP_AUTH, FakeClock, client
 
 pytestmark = pytest.mark.anyio

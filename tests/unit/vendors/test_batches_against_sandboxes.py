@@ -12,13 +12,13 @@ from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.model import BatchForm, Delivery
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.events import Op
-from cdc_sync.mapping.mailchimp import subscriber_hash
 from cdc_sync.mapping.routes import Lookups
 from cdc_sync.outbound.pipeline import build_routes, plan_event
-from cdc_sync.sandbox.mailchimp import create_mailchimp_app
 from cdc_sync.sandbox.server import SandboxSettings
-from cdc_sync.sandbox.zendesk import create_zendesk_app
+from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app
 from cdc_sync.vendors.registry import build_destination
+from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
 from tests.unit.delivery.test_sender import MemoryHooks
 from tests.unit.outbound.test_pipeline import CONFIG, event
 

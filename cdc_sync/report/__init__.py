@@ -1,0 +1,1 @@
+"""The latency report from the delivery ledger (data, then a self-contained HTML page)."""

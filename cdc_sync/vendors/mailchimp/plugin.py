@@ -1,0 +1,31 @@
+"""Mailchimp Marketing API 3.0: audience members, their tags (static segments) and status."""
+
+from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_signature
+from cdc_sync.delivery.http import Headers
+from cdc_sync.vendors.mailchimp import mapper
+from cdc_sync.vendors.mailchimp.batch import MailchimpBatch
+from cdc_sync.vendors.mailchimp.reader import open_members
+from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
+from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app
+from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor
+
+
+def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer]:
+    return basic_auth("cdc-sync", secret), no_signature  # Basic `anystring:<api key>`
+
+
+def batch_api(config: DestinationConfig) -> BatchApi:
+    return MailchimpBatch(config.list_id or "")
+
+
+VENDOR = Vendor(
+    name="mailchimp",
+    credentials=credentials,
+    mappers=mapper.MAPPERS,
+    removals=frozenset({mapper.ARCHIVE}),
+    batch_api=batch_api,
+    reader=open_members,
+    reconciliation=Reconciliation(expected=expected_members, parse=vendor_member),
+    sandbox=SandboxApp("marketing", create_mailchimp_app),
+)

@@ -1,0 +1,39 @@
+"""Reading the audience back, for reconciliation."""
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from cdc_sync.config import DestinationConfig
+from cdc_sync.errors import ConfigError
+from cdc_sync.vendors.plugin import Page, ReadApi
+
+MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
+
+
+class MailchimpMembers:
+    """The list's members, `count`/`offset` paged (archived ones included, as the API lists them)."""
+
+    def __init__(self, api: ReadApi, list_id: str, page_size: int = MAILCHIMP_PAGE) -> None:
+        self._api, self._members, self._page_size = api, f"/3.0/lists/{list_id}/members", page_size
+
+    async def pages(self) -> AsyncIterator[Page]:
+        offset = 0
+        while True:
+            body = await self._api.get(self._members, {"count": self._page_size, "offset": offset}) or {}
+            members, total = body.get("members") or [], int(body.get("total_items") or 0)
+            yield Page(tuple(members), total)
+            offset += len(members)
+            if not members or offset >= total:
+                return
+
+    async def one(self, key: str) -> dict[str, Any] | None:
+        return await self._api.get(f"{self._members}/{key}", missing_ok=True)
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+def open_members(name: str, config: DestinationConfig, open_api: Callable[[], ReadApi]) -> MailchimpMembers:
+    if not config.list_id:
+        raise ConfigError(f"destination {name}: a mailchimp destination needs list_id")
+    return MailchimpMembers(open_api(), config.list_id)

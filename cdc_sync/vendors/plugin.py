@@ -1,0 +1,100 @@
+"""What a vendor plugs into the core: the `Vendor` record and the narrow ports it fills in.
+
+Each vendor folder (`vendors/<name>/plugin.py`) builds one `Vendor`; `vendors/registry.py` lists
+them. The core asks the registry, never a vendor module, so adding a vendor touches its folder
+and one line of the registry. The inbound side (verifiers, payloads, handlers) is still in
+`cdc_sync/inbound/`.
+"""
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from starlette.applications import Starlette
+
+from cdc_sync.config import DestinationConfig
+from cdc_sync.delivery.destinations import BatchApi, Signer
+from cdc_sync.delivery.http import Headers
+from cdc_sync.delivery.model import Delivery
+from cdc_sync.mapping.routes import TableMapper
+from cdc_sync.repair.reconcile import Record
+
+if TYPE_CHECKING:
+    from cdc_sync.sandbox.server import SandboxSettings
+
+Credentials = Callable[[DestinationConfig, str], tuple[Headers, Signer]]
+"""(config, secret) → the auth headers every request carries, and how a request is signed."""
+BatchApiFactory = Callable[[DestinationConfig], BatchApi | None]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[dict[str, Any], ...]
+    total: int | None = None  # all records the vendor holds, when it says
+
+
+class VendorReader(Protocol):
+    """Reads back what the vendor holds, for reconciliation."""
+
+    def pages(self) -> AsyncIterator[Page]: ...
+
+    async def one(self, key: str) -> dict[str, Any] | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ReadApi(Protocol):
+    """GETs against one destination, paced and retried (`repair.readers.VendorApi`)."""
+
+    async def get(
+        self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+ReaderFactory = Callable[[str, DestinationConfig, Callable[[], ReadApi]], VendorReader]
+"""(destination name, config, opens the API) → its reader; checks the config before opening."""
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How reconciliation sees this vendor's records."""
+
+    # Deliveries as the vendor would apply them → expected records by key.
+    expected: Callable[[Iterable[Delivery]], dict[str, Record]]
+    # One record as the vendor lists it (and the CRM's tag vocabulary) → a compared record, or
+    # None for records cdc-sync does not own.
+    parse: Callable[[Mapping[str, Any], frozenset[str]], Record | None]
+
+
+@dataclass(frozen=True)
+class SandboxApp:
+    """The vendor's stand-in: `cdc-sync sandbox` serves it under `name` (its port setting)."""
+
+    name: str
+    create: Callable[["SandboxSettings"], Starlette]
+
+
+def _no_batches(config: DestinationConfig) -> BatchApi | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One vendor kind and everything the core needs from it. Only `name` is required: the ERP
+    has no destination kind of its own (it receives signed webhooks), only a sandbox."""
+
+    name: str
+    # Destination side (a `kind` of the config) when credentials are given.
+    credentials: Credentials | None = None
+    mappers: Mapping[str, TableMapper] = field(default_factory=dict)  # table → mapper
+    any_table: TableMapper | None = None  # a mapper for every table (the webhook destination)
+    removals: frozenset[str] = frozenset()  # operations after which earlier changes are stale
+    batch_api: BatchApiFactory = _no_batches
+    reader: ReaderFactory | None = None  # None: write-only, cannot be reconciled
+    reconciliation: Reconciliation | None = None
+    sandbox: SandboxApp | None = None
+
+    def mapper_for(self, table: str) -> TableMapper | None:
+        return self.any_table or self.mappers.get(table)
