@@ -30,7 +30,8 @@ PRESENT = f'cdc_sync_replication_slot_present{{slot="{SLOT}"}}'
 # that reads 0 (15 s each in ops/prometheus/prometheus.yml), so the gauge must read 0 by then.
 SCRAPE_AND_EVALUATE_S = 15.0
 SUPERUSER_DSN = "postgresql+psycopg://postgres@/crm?host=/var/lib/cdc-sync/postgres&port=5432"
-CREATE = text("SELECT lsn - '0/0'::pg_lsn FROM pg_create_logical_replication_slot(:s, 'pgoutput')")
+# The LSN as a bigint: Debezium's offset stores it as a number (pg_lsn minus 0/0 is numeric).
+CREATE = text("SELECT (lsn - '0/0'::pg_lsn)::bigint FROM pg_create_logical_replication_slot(:s, 'pgoutput')")
 DROP = text(
     "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
     "WHERE slot_name = :s AND active_pid IS NOT NULL"
@@ -105,21 +106,28 @@ def slot_rules(rules: str) -> dict[str, str]:
 def repair(dsn: str) -> None:
     """The operator's repair of a task that failed on the lost slot (README, runbook slot lost):
     stop the connector, create the slot, move the connector's offset to it, resume. The changes
-    in between stay lost until `reconcile --fix`."""
+    in between stay lost until `reconcile --fix`. The connector is resumed whatever fails: the
+    stack is shared."""
     url = f"{stack.CONNECT_URL}/connectors/{stack.CONNECTOR}"
     httpx.put(f"{url}/stop", timeout=30).raise_for_status()
-    offsets = httpx.get(f"{url}/offsets", timeout=30).json()["offsets"][0]
+    try:
+        offsets = httpx.get(f"{url}/offsets", timeout=30).json()["offsets"][0]
+        lsn = _create_slot(dsn)
+        offset = {**offsets["offset"], "lsn": lsn, "lsn_proc": lsn, "lsn_commit": lsn}
+        offset.pop("lsn_events_processed", None)
+        body = {"offsets": [{"partition": offsets["partition"], "offset": offset}]}
+        httpx.patch(f"{url}/offsets", json=body, timeout=30).raise_for_status()
+    finally:
+        httpx.put(f"{url}/resume", timeout=30).raise_for_status()
+
+
+def _create_slot(dsn: str) -> int:
     engine = create_engine(dsn, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            lsn = conn.execute(CREATE, {"s": SLOT}).scalar_one()
+            return int(conn.execute(CREATE, {"s": SLOT}).scalar_one())
     finally:
         engine.dispose()
-    offset = {**offsets["offset"], "lsn": lsn, "lsn_proc": lsn, "lsn_commit": lsn}
-    offset.pop("lsn_events_processed", None)
-    body = {"offsets": [{"partition": offsets["partition"], "offset": offset}]}
-    httpx.patch(f"{url}/offsets", json=body, timeout=30).raise_for_status()
-    httpx.put(f"{url}/resume", timeout=30).raise_for_status()
 
 
 def slot_dropped(lead_s: float, dsn: str = SUPERUSER_DSN) -> Fault:
