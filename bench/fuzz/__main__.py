@@ -48,6 +48,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261123"))
 WEBHOOK_SHARE = 0.6
 DECODER_SHARES = {"envelope": 0.3, "registry": 0.1}
 PROGRESS_EVERY = 5000
+AREAS = dict.fromkeys(DECODER_SHARES, "outbound: cdc_sync/outbound/envelope.py, registry.py")
 # For a quick look at some targets, e.g. FUZZ_TARGETS=envelope,registry (no stack needed then).
 ONLY = [name for name in os.environ.get("FUZZ_TARGETS", "").split(",") if name]
 Input = TypeVar("Input")
@@ -143,7 +144,11 @@ def _record_told(message: RawMessage) -> dict[str, Any]:
 
 
 def report(tallies: list[Tally], seconds: float) -> dict[str, Any]:
-    findings = [vars(finding) for tally in tallies for finding in tally.findings.values()]
+    findings = [
+        {**vars(finding), "area": AREAS.get(finding.target, "inbound: cdc_sync/inbound")}
+        for tally in tallies
+        for finding in tally.findings.values()
+    ]
     return {
         "seed": SEED,
         "budget": BUDGET,
@@ -156,7 +161,9 @@ def report(tallies: list[Tally], seconds: float) -> dict[str, Any]:
 
 def _print_findings(findings: list[dict[str, Any]]) -> None:
     for finding in findings:
-        print(f"\nFINDING {finding['target']}: {finding['signature']} (x{finding['count']})")
+        print(
+            f"\nFINDING {finding['target']} ({finding['area']}): {finding['signature']} (x{finding['count']})"
+        )
         print(json.dumps(finding["example"], indent=2, default=str)[:3000])
 
 
