@@ -23,7 +23,7 @@ class SchemaRegistry:
 
     def schema(self, schema_id: int) -> AvroSchema:
         """The schema by id. `SchemaUnknown` if the registry has none by that id, or only text that
-        is not JSON; `StackUnavailable` if it cannot be read or answers with no schema text."""
+        is no JSON record; `StackUnavailable` if it cannot be read or answers with no schema text."""
         if schema_id not in self._by_id:
             path = f"/schemas/ids/{schema_id}"
             body = self._get(path, lambda detail: SchemaUnknown(schema_id, detail))
