@@ -7,10 +7,10 @@ STACK := ops/stack.sh
 # Point cdc-sync at the native stack (ports and roles from ops/stack.env).
 STACK_ENV = set -a; eval "$$($(STACK) env)"; set +a
 
-.PHONY: help deps demo test unit integration lint bench bench-peer chaos stack-up stack-down stack-status clean
+.PHONY: help deps demo test unit integration lint bench bench-peer chaos fuzz stack-up stack-down stack-status clean
 
 help:
-	@echo "make demo | test | bench | chaos | lint | stack-up | stack-down | stack-status"
+	@echo "make demo | test | bench | bench-peer | chaos | fuzz | lint | stack-up | stack-down | stack-status"
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required" >&2; exit 1; }
@@ -60,6 +60,11 @@ bench-peer: stack-up
 # Faults on the real stack (kill -9, part restarts, vendor outage, poison, slot loss); CHAOS_SCALE=0.05 for a quick run.
 chaos: stack-up
 	$(STACK_ENV); $(PY) -m bench.chaos $(SCENARIOS)
+
+# Hostile webhooks (every source) and Kafka records / registry answers (the decoder); not part of
+# `make test`. FUZZ_BUDGET inputs in all (default 100000), FUZZ_SEED, FUZZ_TARGETS=erp,envelope,...
+fuzz: stack-up
+	$(STACK_ENV); $(PY) -m bench.fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

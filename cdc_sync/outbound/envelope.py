@@ -142,8 +142,19 @@ class EnvelopeDecoder:
         if self._unknown.get(schema_id, 0) >= UNKNOWN_SCHEMA_TRIES:
             raise SchemaUnknown(schema_id, f"asked {UNKNOWN_SCHEMA_TRIES} times")
         if schema_id not in self._readers:
-            self._readers[schema_id] = _Reader(self._schemas.schema(schema_id))
+            self._readers[schema_id] = _reader_of(schema_id, self._schemas.schema(schema_id))
         return self._readers[schema_id]
+
+
+def _reader_of(schema_id: int, schema: Mapping[str, Any]) -> _Reader:
+    """The reader of a writer schema; one fastavro cannot parse, or that is no record with a row
+    inside, is as good as unknown: `SchemaUnknown`, so `prepare` retries it a bounded number of
+    times and its records end as dead letters, instead of an error that stops the runner."""
+    try:
+        return _Reader(schema)
+    except Exception as exc:  # SchemaParseException, UnknownType, or the shape row_record expects
+        detail = f"not a usable Avro schema: {type(exc).__name__}: {exc}"
+        raise SchemaUnknown(schema_id, detail[:300]) from exc
 
 
 def _convert_images(record: dict[str, Any], rows: RowConverter) -> dict[str, Any]:

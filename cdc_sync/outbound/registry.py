@@ -22,9 +22,12 @@ class SchemaRegistry:
         self._by_id: dict[int, AvroSchema] = {}
 
     def schema(self, schema_id: int) -> AvroSchema:
+        """The schema by id. `SchemaUnknown` if the registry has none by that id, or only text that
+        is no JSON record; `StackUnavailable` if it cannot be read or answers with no schema text."""
         if schema_id not in self._by_id:
-            body = self._get(f"/schemas/ids/{schema_id}", lambda detail: SchemaUnknown(schema_id, detail))
-            self._by_id[schema_id] = json.loads(body["schema"])
+            path = f"/schemas/ids/{schema_id}"
+            body = self._get(path, lambda detail: SchemaUnknown(schema_id, detail))
+            self._by_id[schema_id] = _parsed(schema_id, _schema_text(path, body))
         return self._by_id[schema_id]
 
     def subjects(self) -> list[str]:
@@ -49,5 +52,23 @@ class SchemaRegistry:
         try:
             response.raise_for_status()
             return response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:
             raise StackUnavailable(f"schema registry: GET {path} failed: {exc}") from exc
+
+
+def _schema_text(path: str, body: Any) -> str:
+    # Not the Confluent API's answer (a wrong base URL, a proxy): the registry is not readable.
+    text = body.get("schema") if isinstance(body, dict) else None
+    if not isinstance(text, str):
+        raise StackUnavailable(f"schema registry: GET {path} answered no schema text: {str(body)[:200]}")
+    return text
+
+
+def _parsed(schema_id: int, text: str) -> AvroSchema:
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SchemaUnknown(schema_id, f"schema text is not JSON: {exc}"[:300]) from exc
+    if not isinstance(schema, dict):  # "string" is Avro too, but no record: nothing cdc-sync reads
+        raise SchemaUnknown(schema_id, f"schema is not an Avro record: {text[:200]}")
+    return schema

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from cdc_sync.errors import RejectedEvent
+from cdc_sync.errors import RejectedEvent, SchemaUnknown
 from cdc_sync.events import ChangeEvent, entity_name
-from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
+from cdc_sync.outbound.envelope import UNKNOWN_SCHEMA_TRIES, EnvelopeDecoder, RawMessage, split_wire_format
 
 GOLDEN = Path(__file__).parents[2] / "fixtures" / "golden"
 
@@ -150,3 +150,39 @@ def test_schemas_a_batch_still_needs_are_known_before_decoding_and_loaded_on_req
     assert decoder.unseen_schemas(framed) == set()
     assert decoder.decode(record) is not None
     assert schemas.lookups == looked_up
+
+
+class UnusableSchemas(FixtureSchemas):
+    """The registry answering for the value schema with something fastavro or the decoder cannot use."""
+
+    def __init__(self, value_schema: Any) -> None:
+        super().__init__()
+        self.value_schema = value_schema
+
+    def schema(self, schema_id: int) -> dict[str, Any]:
+        return self.value_schema if schema_id == 4 else super().schema(schema_id)
+
+
+@pytest.mark.parametrize(
+    "value_schema",
+    [
+        {"type": "record", "name": "X", "fields": [{"type": "string"}]},
+        {"type": "record", "name": "X", "fields": [{"name": "before", "type": ["null", "string"]}]},
+        {"type": "record", "name": "X", "fields": [{"name": "after", "type": ["null", "Value"]}]},
+        {"type": "record", "name": "X", "fields": "nope"},
+    ],
+    ids=["field-without-name", "before-without-row", "unknown-named-type", "fields-not-a-list"],
+)
+def test_an_unusable_writer_schema_is_unknown_then_its_records_are_rejected(value_schema: Any) -> None:
+    """Found by `make fuzz`: prepare let fastavro's SchemaParseException, a KeyError or a
+    StopIteration out, which the runner does not catch; now it is SchemaUnknown, retried a
+    bounded number of times, and then the records are dead letters like any unknown id's."""
+    decoder = EnvelopeDecoder(UnusableSchemas(value_schema))
+    record = golden("00-contacts-create")
+    unseen = decoder.unseen_schemas([record.key, record.value])
+    for _ in range(UNKNOWN_SCHEMA_TRIES - 1):
+        with pytest.raises(SchemaUnknown, match="not a usable Avro schema"):
+            decoder.prepare(unseen)
+    decoder.prepare(unseen)
+    with pytest.raises(SchemaUnknown):
+        decoder.decode(record)
