@@ -14,10 +14,11 @@ from typing import Literal
 import orjson
 import psycopg
 from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
-from cdc_sync.errors import StackUnavailable
+from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.inbound.payloads import InboundEvent
+from cdc_sync.store.db_errors import failure_of, reason_of
 from cdc_sync.store.tables import SCHEMA, inbox
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ _NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, str]]:
     """Store the events in one transaction (waking the writer if any is new); returns the
-    (source, event id) of those that were new. StackUnavailable if the inbox cannot be written."""
+    (source, event id) of those that were new. StackUnavailable if the inbox cannot be written now,
+    RejectedEvent if the database refuses what the events hold (then one of them cannot be stored)."""
     columns: dict[str, list[object]] = {
         "source": [e.source for e in events],
         "event_id": [e.event_id for e in events],
@@ -58,8 +60,10 @@ def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, 
             inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]
             if inserted:
                 conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
-    except OperationalError as exc:
-        raise StackUnavailable(f"inbox unavailable: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        if failure_of(exc) == "transient":
+            raise StackUnavailable(f"inbox unavailable: {reason_of(exc)}") from exc
+        raise RejectedEvent(f"the inbox cannot store this event: {reason_of(exc)}") from exc
     return inserted
 
 

@@ -496,3 +496,28 @@ def test_many_concurrent_webhooks_for_distinct_contacts_are_each_applied_exactly
             ).all()
         )
     assert per_contact == {contact: 1 for contact in contacts.values()}
+
+
+def test_a_signed_webhook_with_a_nul_character_is_422_and_writes_nothing(
+    state: Engine, inbound: Process
+) -> None:
+    def inbox_size() -> int:
+        with state.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM cdc_sync.inbox")).scalar_one())
+
+    before = inbox_size()
+    click = {
+        "type": "email.clicked",
+        "event_id": f"nul-{uuid.uuid4()}",
+        "email": f"nul-{tag()}@example.com",
+        "campaign_id": "cmp\u0000drop",  # JSON's \u0000: PostgreSQL stores no NUL in text or jsonb
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    answer = emit("marketing", "marketing", click)
+    assert answer["status"] == 422, answer
+    assert "campaign_id" in answer["body"]
+    unsubscribe = list_event("unsubscribe", f"nul-{tag()}@example.com", datetime.now(UTC))
+    unsubscribe["data"]["reason"] = "a\u0000b"  # %00 in the form post
+    listed = emit("marketing", "marketing-lists", unsubscribe, query=f"?secret={LIST_SECRET}")
+    assert listed["status"] == 422, listed
+    assert inbox_size() == before
