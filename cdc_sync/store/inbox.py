@@ -25,7 +25,7 @@ from cdc_sync.store.tables import SCHEMA, inbox
 
 log = logging.getLogger(__name__)
 
-Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected"]
+Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected", "stale"]
 INBOX_CHANNEL = "cdc_sync_inbox"
 
 # One statement for a whole batch; ORDER BY n keeps the ids (the writer's order) in receipt order.

@@ -596,6 +596,37 @@ def test_an_event_the_writer_cannot_apply_is_rejected_with_its_reason_and_the_ne
     assert len(lines) == 1, lines
 
 
+def test_an_older_helpdesk_event_after_a_newer_one_is_stale_and_changes_nothing(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    ticket = f"A500-{tag()}"
+    one(
+        crm,
+        "INSERT INTO tickets (external_id, subject, status, priority) VALUES (:t, 'X', 'Open', 'Low') "
+        "RETURNING id",
+        t=ticket,
+    )
+    stale_before = writer_metric("cdc_sync_inbound_events_total", source="helpdesk", outcome="stale")
+    now = datetime.now(UTC)
+    newer = zendesk_event(ticket, "status_changed", now + timedelta(seconds=5), status="SOLVED")
+    older = zendesk_event(ticket, "status_changed", now, status="PENDING")  # delivered late (a retry)
+    assert emit("helpdesk", "helpdesk", newer)["status"] == 200
+    assert applied(state, "helpdesk", newer["id"])[0] == "done"
+    assert emit("helpdesk", "helpdesk", older)["status"] == 200
+
+    status, reason = applied(state, "helpdesk", older["id"])
+    assert status == "stale" and "status" in reason, reason
+    assert one(crm, "SELECT status FROM tickets WHERE external_id = :t", t=ticket)[0] == "Resolved"
+    wait_for(
+        "the stale event counted",
+        lambda: (
+            writer_metric("cdc_sync_inbound_events_total", source="helpdesk", outcome="stale")
+            >= stale_before + 1
+        ),
+        timeout_s=10,
+    )
+
+
 def test_a_signed_webhook_with_a_nul_character_is_422_and_writes_nothing(
     state: Engine, inbound: Process
 ) -> None:
