@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -650,3 +651,56 @@ def test_a_signed_webhook_with_a_nul_character_is_422_and_writes_nothing(
     listed = emit("marketing", "marketing-lists", unsubscribe, query=f"?secret={LIST_SECRET}")
     assert listed["status"] == 422, listed
     assert inbox_size() == before
+
+
+def test_two_writers_apply_each_entitys_events_in_receipt_order(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner, tmp_path: Path
+) -> None:
+    """Two opens per contact for 500 contacts, all first opens before all second ones: both writers
+    claim at once (disjoint batches), and a second open may be claimed by one writer while the other
+    still holds its contact's first one."""
+    run = tag()
+    emails = [f"order-{run}-{n}@example.com" for n in range(500)]
+    with crm.begin() as conn:
+        conn.execute(text("INSERT INTO contacts (email) SELECT unnest(CAST(:e AS text[]))"), {"e": emails})
+    second = Process(["--config", str(runner.config), "-v", "writer"], tmp_path / "writer2.log")
+    second.start()
+    time.sleep(3)  # listening, so both writers wake for the same rows
+    opens = [{"email": email, "campaign_id": f"order-{run}", "url": None} for email in emails * 2]
+    try:
+        with state.begin() as conn:  # one transaction, one wake-up: both writers find all of it at once
+            ids = list(
+                conn.execute(
+                    text(
+                        "INSERT INTO cdc_sync.inbox (source, event_id, kind, entity, occurred_at, data) "
+                        "SELECT 'marketing', 'order-' || :run || '-' || n, 'email.opened', "
+                        "'email:' || (d->>'email'), now(), d "
+                        "FROM unnest(CAST(:data AS jsonb[])) WITH ORDINALITY AS t(d, n) ORDER BY n "
+                        "RETURNING id"
+                    ),
+                    {"run": run, "data": [json.dumps(o) for o in opens]},
+                ).scalars()
+            )
+            conn.execute(text("SELECT pg_notify('cdc_sync_inbox', '')"))
+
+        def finished() -> dict[int, datetime] | None:
+            with state.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT id, processed_at FROM cdc_sync.inbox WHERE id = ANY(:ids) AND status = 'done'"
+                    ),
+                    {"ids": ids},
+                ).all()
+            return {row[0]: row[1] for row in rows} if len(rows) == len(ids) else None
+
+        done = wait_for("all 1000 applied", finished, timeout_s=120)
+    finally:
+        assert second.stop() == 0, second.log.read_text()[-2000:]
+    first, again = ids[:500], ids[500:]
+    late = [n for n in range(500) if done[first[n]] > done[again[n]]]
+    assert not late, f"second opens applied before the first for {len(late)} contacts"
+    ours = {f"inbox {i} " for i in ids}
+    applied_by_second = [line for line in second.log.read_text().splitlines() if "email.opened: done" in line]
+    assert any(
+        line[line.index("inbox ") :].partition("marketing")[0] in ours for line in applied_by_second
+    ), "the second writer applied none: the test did not race two writers"
