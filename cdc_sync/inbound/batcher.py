@@ -5,7 +5,9 @@ has committed, so a 2xx still means durable. A batch flushes when it is full or 
 event has waited `max_wait_s`; while one batch is being written the next one fills, so under load
 batches grow by themselves and the database sees a few large commits instead of many small ones.
 Whatever goes wrong with a batch (the database down, a timeout, a bug) fails that batch's waiters
-with `StackUnavailable` (503, retry later) and only them; the next batch starts afresh.
+with `StackUnavailable` (503, retry later) and only them; the next batch starts afresh. One event
+the database refuses (`RejectedEvent`) must not cost its neighbours: the batch is stored again one
+event at a time, so only that event's request is refused (422) and the others are stored.
 """
 
 import asyncio
@@ -14,12 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from cdc_sync.errors import StackUnavailable
+from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.inbound.payloads import InboundEvent
 
 log = logging.getLogger(__name__)
 
 # Stores the events in one transaction; returns, per event in order, True if its row is new.
+# Raises RejectedEvent if what one of them holds cannot be stored, anything else if none can now.
 StoreBatch = Callable[[Sequence[InboundEvent]], Awaitable[list[bool]]]
 
 
@@ -116,7 +119,14 @@ class InboxBatcher:
             stored = await asyncio.wait_for(
                 self._store([waiter.event for waiter in waiting]), self._policy.timeout_s
             )
-        except Exception as exc:  # every failure of a batch is "retry later" for its requests
+        except RejectedEvent as exc:
+            if len(waiting) == 1:
+                _fail(waiting, exc)
+                return
+            for waiter in waiting:  # which one it was: each on its own
+                await self._flush([waiter])
+            return
+        except Exception as exc:  # every other failure of a batch is "retry later" for its requests
             _fail(waiting, exc)
             return
         for waiter, is_new in zip(waiting, stored, strict=True):
@@ -136,7 +146,11 @@ def _retrieved(stored: "asyncio.Future[bool]") -> None:
 
 def _fail(waiting: list[_Waiter], exc: Exception) -> None:
     log.warning("inbox batch of %d events not stored: %s", len(waiting), exc)
-    unavailable = exc if isinstance(exc, StackUnavailable) else StackUnavailable(f"inbox batch failed: {exc}")
+    answer = (
+        exc
+        if isinstance(exc, StackUnavailable | RejectedEvent)
+        else StackUnavailable(f"inbox batch failed: {exc}")
+    )
     for waiter in waiting:
         if not waiter.stored.done():
-            waiter.stored.set_exception(unavailable)
+            waiter.stored.set_exception(answer)

@@ -1,7 +1,9 @@
 """What each kind of vendor event does to the CRM (scenarios B-1, C-1, subscriptions, clicks).
 
 Each handler runs inside the writer's transaction, with `cdc_sync.origin` set to the vendor's
-system; it returns how the event ended (applied, conflict, unmatched, refused) and why.
+system; it returns how the event ended (applied, conflict, stale, unmatched, refused) and why. An
+event whose every change is older than what the CRM already has (stale) adds no tasks, no timeline
+entry and no derived figures: the newer event that is already applied told that story.
 """
 
 from collections.abc import Callable
@@ -11,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from cdc_sync.inbound.writes import WriteScope, add_activity, add_task, guarded_update, row_by
+from cdc_sync.inbound.writes import Guarded, WriteScope, add_activity, add_task, guarded_update, row_by
 from cdc_sync.mapping.enums import EnumKind, map_enum
 from cdc_sync.mapping.normalize import unify_csat
 from cdc_sync.rules.consent import OPTED_OUT
@@ -57,18 +59,22 @@ def ticket_changed(scope: WriteScope) -> Applied:
         )
         return Applied("unmatched", f"no CRM ticket with external_id {data['ticket_id']}")
     changes = _ticket_changes(data)
-    conflicted = guarded_update(scope, "tickets", ticket, changes)
-    if "csat" in changes and "csat" not in conflicted and ticket["contact_id"] is not None:
+    guarded = guarded_update(scope, "tickets", ticket, changes)
+    detail = f"ticket {data['ticket_id']}: {changes}"
+    if guarded.all_stale:
+        return _outcome(guarded, detail)
+    if "csat" in changes and not guarded.refused("csat") and ticket["contact_id"] is not None:
         _satisfaction_on_profile(scope, ticket, changes["csat"])
     add_activity(scope, "ticket", ticket["contact_id"], {"ticket": data["ticket_id"], **changes})
-    return _outcome(conflicted, f"ticket {data['ticket_id']}: {changes}")
+    return _outcome(guarded, detail)
 
 
 def _satisfaction_on_profile(scope: WriteScope, ticket: dict[str, Any], csat: int) -> None:
     contact = row_by(scope, "contacts", "id", ticket["contact_id"])
     if contact is None:
         return
-    guarded_update(scope, "contacts", contact, {"csat_last": csat})
+    if guarded_update(scope, "contacts", contact, {"csat_last": csat}).stale:
+        return  # a newer satisfaction is already on the profile
     # The health score is the CRM's own derived figure: 70% history, 30% the latest satisfaction.
     old = contact["health_score"]
     health = (
@@ -124,9 +130,12 @@ def collection_recorded(scope: WriteScope) -> Applied:
     matches = amount.quantize(CENTS) == expected
     billing = ("collected" if ratio >= 1 else "partially_collected") if matches else "needs_verification"
     progress = (ratio * 100).quantize(CENTS)
-    conflicted = guarded_update(
+    guarded = guarded_update(
         scope, "opportunities", opportunity, {"collection_progress": progress, "billing_status": billing}
     )
+    detail = f"order {order['order_no']}: {progress}% {billing}"
+    if guarded.all_stale:
+        return _outcome(guarded, detail)
     related = f"order:{order['order_no']}"
     if not matches:
         add_task(
@@ -138,7 +147,7 @@ def collection_recorded(scope: WriteScope) -> Applied:
             related,
             opportunity["contact_id"],
         )
-    elif not conflicted:
+    elif not guarded.conflicted and not guarded.stale:
         for role in ("sales", "finance"):
             add_task(
                 scope,
@@ -149,7 +158,7 @@ def collection_recorded(scope: WriteScope) -> Applied:
                 opportunity["contact_id"],
             )
     add_activity(scope, "payment", opportunity["contact_id"], {**data, "expected": str(expected)})
-    return _outcome(conflicted, f"order {order['order_no']}: {progress}% {billing}")
+    return _outcome(guarded, detail)
 
 
 def refund_recorded(scope: WriteScope) -> Applied:
@@ -158,7 +167,8 @@ def refund_recorded(scope: WriteScope) -> Applied:
     if found is None:
         return _unmatched_collection(scope)
     order, opportunity = found
-    conflicted = guarded_update(scope, "opportunities", opportunity, {"billing_status": "refunded"})
+    # A refund is an anomaly whatever its age: the risk review opens even when the status is stale.
+    guarded = guarded_update(scope, "opportunities", opportunity, {"billing_status": "refunded"})
     add_task(
         scope,
         "risk_review",
@@ -168,7 +178,7 @@ def refund_recorded(scope: WriteScope) -> Applied:
         opportunity["contact_id"],
     )
     add_activity(scope, "payment", opportunity["contact_id"], {**scope.event.data, "anomaly": "refund"})
-    return _outcome(conflicted, f"order {order['order_no']}: refunded, risk review opened")
+    return _outcome(guarded, f"order {order['order_no']}: refunded, risk review opened")
 
 
 def _contact_by_email(scope: WriteScope) -> dict[str, Any] | None:
@@ -216,8 +226,8 @@ def opted_out(status: str) -> Handler:
     def handle(scope: WriteScope, contact: dict[str, Any]) -> Applied:
         subscription = _subscription(scope, contact)
         changes = {"status": status, "unsubscribed_at": scope.event.occurred_at}
-        conflicted = guarded_update(scope, "subscriptions", subscription, changes, check_stale=False)
-        return _outcome(conflicted, f"contact {contact['id']} {status}")
+        guarded = guarded_update(scope, "subscriptions", subscription, changes, check_stale=False)
+        return _outcome(guarded, f"contact {contact['id']} {status}")
 
     return for_contact(handle)
 
@@ -237,8 +247,8 @@ def subscribed(scope: WriteScope, contact: dict[str, Any]) -> Applied:
         "consent_timestamp": scope.event.occurred_at,
         "consent_source": scope.event.source,
     }
-    conflicted = guarded_update(scope, "subscriptions", subscription, changes)
-    return _outcome(conflicted, f"contact {contact['id']} subscribed")
+    guarded = guarded_update(scope, "subscriptions", subscription, changes)
+    return _outcome(guarded, f"contact {contact['id']} subscribed")
 
 
 @for_contact
@@ -253,8 +263,8 @@ def profile_changed(scope: WriteScope, contact: dict[str, Any]) -> Applied:
     new_email = scope.event.data.get("new_email")
     if new_email:
         changes["email"] = new_email
-    conflicted = guarded_update(scope, "contacts", contact, changes)
-    return _outcome(conflicted, f"contact {contact['id']} profile: {sorted(changes)}")
+    guarded = guarded_update(scope, "contacts", contact, changes)
+    return _outcome(guarded, f"contact {contact['id']} profile: {sorted(changes)}")
 
 
 @for_contact
@@ -279,9 +289,14 @@ def _campaign(scope: WriteScope, external_id: str) -> int:
     )
 
 
-def _outcome(conflicted: list[str], detail: str) -> Applied:
-    if conflicted:
-        return Applied("conflict", f"{detail}; not applied, in the review queue: {', '.join(conflicted)}")
+def _outcome(guarded: Guarded, detail: str) -> Applied:
+    if guarded.conflicted:
+        return Applied(
+            "conflict", f"{detail}; not applied, in the review queue: {', '.join(guarded.conflicted)}"
+        )
+    if guarded.stale:
+        older = "; ".join(f"{name}: {reason}" for name, reason in guarded.stale.items())
+        return Applied("stale", f"{detail}; not applied, the CRM has newer: {older}")
     return Applied("done", detail)
 
 

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from cdc_sync.errors import ConfigError, RejectedEvent
+from cdc_sync.inbound.storable import check_storable
 
 MediaType = Literal["application/json", "application/x-www-form-urlencoded"]
 PayloadProblem = Literal["media_type", "syntax", "model"]
@@ -69,20 +70,23 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), PlainSerializer(_plain)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1), PlainSerializer(_plain)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# Whatever the inbox stores: PostgreSQL refuses NUL and lone surrogates, so they are a 422 here.
+StoredText = Annotated[str, AfterValidator(check_storable)]
+StoredData = Annotated[dict[str, Any], AfterValidator(check_storable)]
 
 
 class InboundEvent(BaseModel):
     """One vendor event, normalized. `entity` is the ordering key: the writer applies events with the
-    same entity one at a time, in order."""
+    same entity one at a time, in order. Every string in it can be stored (`StoredText`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: str
-    event_id: Id
-    kind: str
-    entity: str
+    source: StoredText
+    event_id: Annotated[Id, AfterValidator(check_storable)]
+    kind: StoredText
+    entity: StoredText
     occurred_at: Instant
-    data: dict[str, Any]
+    data: StoredData
 
 
 class _Vendor(BaseModel):
@@ -311,7 +315,8 @@ DECODERS: dict[MediaType, Callable[[bytes], object]] = {
 }
 
 
-def _readable(exc: ValidationError) -> str:
+def readable(exc: ValidationError) -> str:
+    """A validation failure in one line: each problem's place and message, no input values."""
     problems = [
         f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
         for error in exc.errors(include_url=False, include_input=False)
@@ -333,7 +338,7 @@ class PayloadFormat(Generic[Hook]):
         try:
             return self.to_event(source, self.model.validate_python(document))
         except ValidationError as exc:
-            raise BadPayload("model", _readable(exc)) from None
+            raise BadPayload("model", readable(exc)) from None
 
 
 FORMATS: dict[str, PayloadFormat[Any]] = {

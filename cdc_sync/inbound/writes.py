@@ -1,10 +1,11 @@
 """CRM writes on a vendor's behalf, inside the writer's transaction: authority and staleness
-checked per field, conflicts recorded instead of applied, tasks and timeline entries added."""
+checked per field (rules.staleness), conflicts recorded instead of applied, stale writes skipped,
+tasks and timeline entries added."""
 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, text
@@ -14,6 +15,8 @@ from cdc_sync.events import entity_name
 from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.mapping.normalize import json_safe
 from cdc_sync.rules.authority import may_write
+from cdc_sync.rules.staleness import FieldWrite, crm_changed_after, judge_field, older_than_applied
+from cdc_sync.store import field_versions
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
@@ -21,9 +24,6 @@ from cdc_sync.store.tables import conflicts
 _TABLES = frozenset(
     {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
 )
-# Vendors stamp events to the second and their clocks drift: a CRM change within this much of the
-# vendor's event is not taken as newer than it.
-CLOCK_ALLOWANCE = timedelta(seconds=2)
 _KEYS = frozenset({"id", "external_id", "contact_id", "order_no", "contract_no"})
 
 
@@ -63,15 +63,29 @@ def _conflict(
     )
 
 
-def _stale(scope: WriteScope, row: Mapping[str, Any]) -> str | None:
-    """The CRM changed the row after the vendor's event, and not on this vendor's behalf."""
-    changed: datetime | None = row.get("updated_at")
-    if changed is None or changed <= scope.event.occurred_at + CLOCK_ALLOWANCE:
-        return None
-    if row.get("sync_origin") != scope.system:
-        vendor_at = scope.event.occurred_at.isoformat()
-        return f"CRM changed the row at {changed.isoformat()} after the vendor's event at {vendor_at}"
-    return None
+@dataclass(frozen=True)
+class Guarded:
+    """How a vendor's changes to one row ended, by field (stale ones with the reason)."""
+
+    applied: list[str]
+    conflicted: list[str]
+    stale: dict[str, str]
+
+    @classmethod
+    def of(cls, judged: Mapping[str, FieldWrite]) -> "Guarded":
+        def named(verdict: str) -> list[str]:
+            return [name for name, write in judged.items() if write.verdict == verdict]
+
+        stale = {name: write.reason or "" for name, write in judged.items() if write.verdict == "stale"}
+        return cls(named("apply"), named("conflict"), stale)
+
+    @property
+    def all_stale(self) -> bool:
+        """Everything the event said is older than what the CRM has: nothing of it is news."""
+        return bool(self.stale) and not self.applied and not self.conflicted
+
+    def refused(self, name: str) -> bool:
+        return name in self.conflicted or name in self.stale
 
 
 def guarded_update(
@@ -80,29 +94,50 @@ def guarded_update(
     row: Mapping[str, Any],
     changes: Mapping[str, Any],
     check_stale: bool = True,
-) -> list[str]:
-    """Apply the vendor's changes it may make; record the rest as conflicts. Returns conflicted fields."""
+) -> Guarded:
+    """Apply the vendor's changes it may make and that are not older than what each field has;
+    record the conflicting ones for review; remember the event's time for the fields it set.
+    Without `check_stale` (an opt-out wins whatever its age) only authority is checked."""
     assert table in _TABLES
-    stale = _stale(scope, row) if check_stale else None
-    allowed: dict[str, Any] = {}
-    conflicted: list[str] = []
-    for field, value in changes.items():
-        if row.get(field) == value:
-            continue
-        reason = (
-            None
-            if may_write(scope.authority, table, field, scope.system)
-            else (f"{scope.system} does not own {table}.{field}")
+    key, event = str(row[_key_of(row)]), scope.event
+    applied = field_versions.applied_times(scope.conn, table, key, list(changes)) if check_stale else {}
+    newer = crm_changed_after(row.get("updated_at"), row.get("sync_origin"), scope.system, event.occurred_at)
+    judged = _judge(scope, table, row, changes, applied, newer if check_stale else None)
+    guarded = Guarded.of(judged)
+    for name in guarded.conflicted:
+        _conflict(scope, table, row, name, changes[name], judged[name].reason or "")
+    if guarded.applied:
+        _update(scope, table, row, {name: changes[name] for name in guarded.applied})
+    written = [name for name, write in judged.items() if write.records_version]
+    field_versions.record_applied(
+        scope.conn, table, key, written, event.occurred_at, event.source, event.event_id
+    )
+    return guarded
+
+
+def _judge(
+    scope: WriteScope,
+    table: str,
+    row: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    applied: Mapping[str, datetime],
+    crm_newer: str | None,
+) -> dict[str, FieldWrite]:
+    def not_owned(name: str) -> str | None:
+        owned = may_write(scope.authority, table, name, scope.system)
+        return None if owned else f"{scope.system} does not own {table}.{name}"
+
+    at = scope.event.occurred_at
+    return {
+        name: judge_field(
+            row.get(name),
+            value,
+            older=older_than_applied(at, applied.get(name)),
+            not_owned=not_owned(name),
+            crm_newer=crm_newer,
         )
-        reason = reason or stale
-        if reason:
-            _conflict(scope, table, row, field, value, reason)
-            conflicted.append(field)
-        else:
-            allowed[field] = value
-    if allowed:
-        _update(scope, table, row, allowed)
-    return conflicted
+        for name, value in changes.items()
+    }
 
 
 def _key_of(row: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url
 
 from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import load_specs
@@ -40,11 +40,16 @@ class Outbound:
         await self.notifier.aclose()
 
 
+# An unreachable database must fail a connection attempt quickly (a webhook answers 503 at once
+# instead of hanging on a dropped SYN); a connect_timeout in the DSN itself still wins.
+CONNECT_TIMEOUT_S = 3
+
+
 def state_engine(settings: Settings) -> Engine:
     # hide_parameters: SQL errors reach logs, and the parameters would carry the CRM's personal data.
-    return create_engine(
-        settings.crm_dsn.get_secret_value(), pool_pre_ping=True, pool_size=10, hide_parameters=True
-    )
+    dsn = settings.crm_dsn.get_secret_value()
+    timeout = {} if "connect_timeout" in make_url(dsn).query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(dsn, pool_pre_ping=True, pool_size=10, hide_parameters=True, connect_args=timeout)
 
 
 def build_lane(

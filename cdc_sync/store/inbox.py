@@ -13,16 +13,19 @@ from typing import Literal
 
 import orjson
 import psycopg
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
-from cdc_sync.errors import StackUnavailable
-from cdc_sync.inbound.payloads import InboundEvent
+from cdc_sync.errors import RejectedEvent, StackUnavailable
+from cdc_sync.inbound.payloads import InboundEvent, readable
+from cdc_sync.inbound.storable import storable
+from cdc_sync.store.db_errors import failure_of, reason_of
 from cdc_sync.store.tables import SCHEMA, inbox
 
 log = logging.getLogger(__name__)
 
-Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected"]
+Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected", "stale"]
 INBOX_CHANNEL = "cdc_sync_inbox"
 
 # One statement for a whole batch; ORDER BY n keeps the ids (the writer's order) in receipt order.
@@ -44,7 +47,8 @@ _NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, str]]:
     """Store the events in one transaction (waking the writer if any is new); returns the
-    (source, event id) of those that were new. StackUnavailable if the inbox cannot be written."""
+    (source, event id) of those that were new. StackUnavailable if the inbox cannot be written now,
+    RejectedEvent if the database refuses what the events hold (then one of them cannot be stored)."""
     columns: dict[str, list[object]] = {
         "source": [e.source for e in events],
         "event_id": [e.event_id for e in events],
@@ -58,8 +62,10 @@ def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, 
             inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]
             if inserted:
                 conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
-    except OperationalError as exc:
-        raise StackUnavailable(f"inbox unavailable: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        if failure_of(exc) == "transient":
+            raise StackUnavailable(f"inbox unavailable: {reason_of(exc)}") from exc
+        raise RejectedEvent(f"the inbox cannot store this event: {reason_of(exc)}") from exc
     return inserted
 
 
@@ -70,10 +76,31 @@ class Claimed:
     received_at: datetime  # when the webhook was committed to the inbox: inbound latency starts here
 
 
+@dataclass(frozen=True)
+class Finished:
+    inbox_id: int
+    status: Status
+    result: str
+
+
+@dataclass(frozen=True)
+class Claims:
+    """One batch of locked pending rows: the events, and the rows that are no event at all (left by an
+    older version or written by hand), rejected as they are instead of failing every batch."""
+
+    events: list[Claimed]
+    unreadable: list[Finished]
+    entities: set[str]
+
+    @property
+    def ids(self) -> list[int]:
+        return [c.inbox_id for c in self.events] + [u.inbox_id for u in self.unreadable]
+
+
 _EVENT_FIELDS = ("source", "event_id", "kind", "entity", "occurred_at", "data")
 
 
-def claim_batch(conn: Connection, limit: int) -> list[Claimed]:
+def claim_batch(conn: Connection, limit: int) -> Claims:
     """Lock the oldest pending events no other writer holds, in receipt order (caller's transaction)."""
     statement = (
         select(inbox)
@@ -82,37 +109,33 @@ def claim_batch(conn: Connection, limit: int) -> list[Claimed]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = conn.execute(statement).mappings().all()
-    return [
-        Claimed(
-            row["id"],
-            InboundEvent.model_validate({name: row[name] for name in _EVENT_FIELDS}),
-            row["received_at"],
-        )
-        for row in rows
-    ]
+    claims = Claims([], [], set())
+    for row in conn.execute(statement).mappings():
+        claims.entities.add(row["entity"])
+        try:
+            event = InboundEvent.model_validate({name: row[name] for name in _EVENT_FIELDS})
+        except ValidationError as exc:
+            claims.unreadable.append(
+                Finished(row["id"], "rejected", f"not an inbound event: {readable(exc)}")
+            )
+            continue
+        claims.events.append(Claimed(row["id"], event, row["received_at"]))
+    return claims
 
 
-def pending_before(conn: Connection, claimed: Sequence[Claimed]) -> list[tuple[int, str]]:
+def pending_before(conn: Connection, claims: Claims) -> list[tuple[int, str]]:
     """(id, entity) of the pending events older than the newest claimed one that this batch does not
     hold (another writer has them): later events of those entities must wait their turn."""
-    if not claimed:
+    ids = claims.ids
+    if not ids:
         return []
-    ids = [c.inbox_id for c in claimed]
     statement = select(inbox.c.id, inbox.c.entity).where(
         inbox.c.status == "pending",
         inbox.c.id < max(ids),
         inbox.c.id.not_in(ids),
-        inbox.c.entity.in_({c.event.entity for c in claimed}),
+        inbox.c.entity.in_(claims.entities),
     )
     return [(row[0], row[1]) for row in conn.execute(statement)]
-
-
-@dataclass(frozen=True)
-class Finished:
-    inbox_id: int
-    status: Status
-    result: str
 
 
 _FINISH_MANY = text(
@@ -135,7 +158,7 @@ def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | No
     values = {
         "ids": [f.inbox_id for f in finished],
         "statuses": [f.status for f in finished],
-        "results": [f.result for f in finished],
+        "results": [storable(f.result) for f in finished],  # a reason may quote anything
     }
     stamps: list[datetime] = list(conn.execute(_FINISH_MANY, values).scalars())
     return max(stamps)
@@ -143,15 +166,22 @@ def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | No
 
 async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 1.0) -> None:
     """Set `woken` on every inbox NOTIFY, until cancelled. After a lost connection it reconnects
-    (the writer's slow poll covers the gap) and wakes once for what was stored meanwhile."""
+    (the writer's slow poll covers the gap) and wakes once for what was stored meanwhile; an outage
+    is logged when it starts and when it ends, not at every attempt."""
     dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    failing = False
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                if failing:
+                    log.warning("listening for inbox events again")
+                failing = False
                 woken.set()
                 async for _ in conn.notifies():
                     woken.set()
         except psycopg.Error as exc:
-            log.warning("listening for inbox events failed (%s); polling until it reconnects", exc)
+            if not failing:
+                log.warning("listening for inbox events failed (%s); polling until it reconnects", exc)
+            failing = True
             await asyncio.sleep(retry_s)

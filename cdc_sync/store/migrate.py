@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from cdc_sync.store.tables import SCHEMA, conflicts, inbox, metadata, schema_migrations
+from cdc_sync.store.tables import SCHEMA, conflicts, field_versions, inbox, metadata, schema_migrations
 
 _LOCK_ID = 0x0CDC5
 
@@ -30,10 +30,15 @@ def _v3_dead_letter_resolution(conn: Connection) -> None:
     )
 
 
+def _v4_field_versions(conn: Connection) -> None:
+    field_versions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
     (3, _v3_dead_letter_resolution),
+    (4, _v4_field_versions),
 ]
 
 

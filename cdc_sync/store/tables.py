@@ -193,3 +193,17 @@ conflicts = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Index("conflicts_status", "status", "id"),
 )
+
+# Per CRM field written on a vendor's behalf: the time of the newest vendor event applied to it, so
+# an older event delivered later (a retry, a reordering) is recognized as stale and not applied.
+field_versions = Table(
+    "field_versions",
+    metadata,
+    Column("table_name", String, primary_key=True),
+    Column("row_key", String, primary_key=True),
+    Column("field", String, primary_key=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("source", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

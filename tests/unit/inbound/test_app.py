@@ -287,6 +287,14 @@ async def test_a_wrong_content_type_is_415(door: Door, source: str, content_type
     assert door.inbox.events == {}
 
 
+async def test_a_signed_body_with_a_nul_character_is_422_and_stores_nothing(door: Door) -> None:
+    async with door.client() as client:
+        answer = await post_signed(client, "erp", erp_body(order_no="SO-\x007"))
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid payload")
+    assert "NUL" in answer.json()["detail"] and "order_no" in answer.json()["detail"]
+    assert door.inbox.events == {}
+
+
 async def test_malformed_json_is_400_and_a_model_failure_is_422(door: Door) -> None:
     async with door.client() as client:
         malformed = await post_signed(client, "erp", b'{"type": "collection.recorded",')

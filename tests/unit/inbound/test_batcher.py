@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from cdc_sync.errors import StackUnavailable
+from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.batcher import BatchPolicy, InboxBatcher, new_per_event
 from cdc_sync.inbound.payloads import InboundEvent
@@ -47,6 +47,7 @@ class FakeInbox:
     batches: list[list[str]] = field(default_factory=list)
     release: asyncio.Event | None = None
     failures: list[Exception] = field(default_factory=list)
+    unstorable: set[str] = field(default_factory=set)  # event ids the database refuses
 
     async def put_many(self, events: Sequence[InboundEvent]) -> list[bool]:
         self.batches.append([e.event_id for e in events])
@@ -54,6 +55,9 @@ class FakeInbox:
             await self.release.wait()
         if self.failures:
             raise self.failures.pop(0)
+        refused = [e.event_id for e in events if e.event_id in self.unstorable]
+        if refused:
+            raise RejectedEvent(f"the inbox cannot store this event: {refused[0]}")
         keys = [(e.source, e.event_id) for e in events]
         inserted = [key for key in dict.fromkeys(keys) if key not in self.stored]
         self.stored.update(inserted)
@@ -121,6 +125,17 @@ async def test_a_failed_batch_fails_its_requests_only() -> None:
     assert all(isinstance(answer, StackUnavailable) for answer in failed)
     assert await puts(batcher, [event(3), event(4)]) == [True, True]
     assert await puts(batcher, [event(1), event(2)]) == [True, True]  # the failed ones were not stored
+    await batcher.close()
+
+
+async def test_an_event_the_database_refuses_is_refused_alone_and_its_batch_is_stored() -> None:
+    inbox = FakeInbox(unstorable={"e-2"})
+    batcher = InboxBatcher(inbox.put_many, BatchPolicy(max_rows=3, max_wait_s=LONG * 2))
+    first, refused, third = await puts(batcher, [event(1), event(2), event(3)])
+    assert (first, third) == (True, True)
+    assert isinstance(refused, RejectedEvent) and "e-2" in str(refused)
+    assert inbox.batches == [["e-1", "e-2", "e-3"], ["e-1"], ["e-2"], ["e-3"]]
+    assert inbox.stored == {("marketing", "e-1"), ("marketing", "e-3")}
     await batcher.close()
 
 

@@ -9,9 +9,11 @@ import orjson
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from cdc_sync.errors import ConfigError, RejectedEvent
 from cdc_sync.inbound.payloads import BadPayload, InboundEvent, PayloadProblem, check_media_type, parse
+from cdc_sync.inbound.storable import check_storable
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -283,6 +285,38 @@ def test_media_type_parameters_and_case_do_not_matter() -> None:
     check_media_type("marketing-lists", f"{FORM};charset=UTF-8")
 
 
+NUL_BODIES = [
+    ("helpdesk", JSON, orjson.dumps(zendesk_hook(subject="Printer\x00on fire")), "data: .*subject"),
+    ("helpdesk", JSON, json.dumps(zendesk_hook(id="A\ud800")).encode(), "not JSON"),  # orjson refuses
+    ("erp", JSON, orjson.dumps(erp_collection(event_id="erp-\x00")), "event_id"),
+    (
+        "marketing",
+        JSON,
+        b'{"type": "email.clicked", "event_id": "e", "email": "a@b.c", '
+        b'"campaign_id": "c\\u0000", "occurred_at": "2026-11-23T10:00:00Z"}',
+        "campaign_id",
+    ),
+    ("marketing-lists", FORM, urlencode(list_form(**{"data[reason]": "a\x00b"})).encode(), "reason"),
+    ("marketing-lists", FORM, urlencode(list_form(**{"data[merges][F\x00]": "x"})).encode(), "merges"),
+]
+
+
+@pytest.mark.parametrize(("source", "content_type", "body", "reason"), NUL_BODIES)
+def test_text_postgresql_cannot_store_is_refused_at_the_door(
+    source: str, content_type: str, body: bytes, reason: str
+) -> None:
+    with pytest.raises(BadPayload, match=reason) as refused:
+        parse(source, content_type, body)
+    assert refused.value.problem in ("model", "syntax")
+
+
+def test_an_inbound_event_holds_only_storable_text() -> None:
+    fields = {"source": "erp", "event_id": "e", "kind": "k", "entity": "x", "occurred_at": AT, "data": {}}
+    for name, value in [("kind", "k\x00"), ("entity", "\udc80"), ("data", {"a": ["ok", {"b\x00": 1}]})]:
+        with pytest.raises(ValidationError, match=name):
+            InboundEvent.model_validate({**fields, name: value})
+
+
 def test_an_unknown_source_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="no payload format"):
         parse("billing", JSON, b"{}")
@@ -343,6 +377,7 @@ def test_any_json_body_is_an_event_or_a_bad_payload(data: st.DataObject) -> None
         event(f"refused: {refused.problem}")
     else:
         assert parsed.source == source and parsed.occurred_at.utcoffset() is not None
+        assert check_storable(parsed.model_dump(mode="json"))
         event("parsed")
 
 
@@ -361,4 +396,5 @@ def test_any_form_body_is_an_event_or_a_bad_payload(body: bytes) -> None:
         event(f"refused: {refused.problem}")
     else:
         assert parsed.kind.startswith("list.") and parsed.entity.startswith("email:")
+        assert check_storable(parsed.model_dump(mode="json"))
         event("parsed")
