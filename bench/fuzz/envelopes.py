@@ -128,10 +128,17 @@ def decode_observation(decoder: EnvelopeDecoder, message: RawMessage) -> Observa
         pass  # the runner waits and asks again; an unknown id ends as a dead letter
     except Exception as exc:
         return _crash("prepare", exc)
+    return _decoded(decoder, message)
+
+
+def _decoded(decoder: EnvelopeDecoder, message: RawMessage) -> Observation:
+    """The decode step, once its schemas are prepared: only what the runner handles may come out."""
     try:
         decoder.decode(message)
     except RejectedEvent:
         return Observation(REFUSED)
+    except StackUnavailable:
+        return Observation(RETRY_LATER)
     except Exception as exc:
         return _crash("decode", exc)
     return Observation(DECODED)
@@ -216,15 +223,7 @@ def registry_observation(golden: Golden, answer: RegistryAnswer) -> Observation:
         _prepare_patiently(decoder, message)
     except Exception as exc:
         return _crash("prepare", exc)
-    try:
-        decoder.decode(message)
-    except RejectedEvent:
-        return Observation(REFUSED)
-    except StackUnavailable:
-        return Observation(RETRY_LATER)
-    except Exception as exc:
-        return _crash("decode", exc)
-    return Observation(DECODED)
+    return _decoded(decoder, message)
 
 
 def _prepare_patiently(decoder: EnvelopeDecoder, message: RawMessage) -> None:
