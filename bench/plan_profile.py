@@ -28,12 +28,12 @@ import uvloop
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
-from cdc_sync.delivery.model import Delivery, VendorRequest, delivery_for, idempotency_key
 from cdc_sync.delivery.sender import Done, Lane
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping import normalize
 from cdc_sync.mapping.enums import EnumKind, map_enum
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.delivery import Delivery, VendorRequest, delivery_for, idempotency_key
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.change_source import ChangeSource
 from cdc_sync.outbound.contracts import load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
@@ -181,7 +181,7 @@ def profile_normalizers(row: Row, events: int) -> dict[str, float]:
 
 
 def profile_delivery(event: ChangeEvent, events: int) -> dict[str, float]:
-    """What one `Delivery` costs to build (delivery/model.py); the mappers build one per request."""
+    """What one `Delivery` costs to build (model/delivery.py); the mappers build one per request."""
     request = VendorRequest(method="PUT", path="/3.0/lists/x/members/y", body={"email_address": "a@b.cd"})
     fields: dict[str, Any] = {
         "destination": "marketing",
@@ -298,7 +298,7 @@ def main(events: int) -> None:
     report("decode, per event", profile_decode(decoder, raws, events))
     report("plan_event for config/cdc-sync.toml, per event", profile_plan(planner(decoder), decoded, events))
     report("normalizers, per call", profile_normalizers(decoded[1].after or {}, events))
-    report("delivery/model.py, per delivery", profile_delivery(decoded[1], events))
+    report("model/delivery.py, per delivery", profile_delivery(decoded[1], events))
     print("the runner's batch handling (OutboundRunner._handle), delivery excluded")
     for name, value in profile_stalls(GoldenSchemas(), 500).items():
         print(f"  {name:<56} {value:8.1f}")

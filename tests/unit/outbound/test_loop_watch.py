@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, DestinationConfig
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.delivery.sender import Done, Lane
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.outbound.change_source import Partition, Revoked, first_offsets
 from cdc_sync.outbound.contracts import Contract, Contracts, field_types
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import pytest
 
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.delivery.sender import Done
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.outbound import runner as runner_module
 from cdc_sync.outbound.envelope import RawMessage
 from cdc_sync.outbound.runner import OutboundRunner
