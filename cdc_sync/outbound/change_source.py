@@ -97,10 +97,14 @@ class KafkaChangeSource:
     def poll(self, max_records: int, timeout_s: float) -> list[RawMessage]:
         consumer = self.consumer
         self._lag.maybe_refresh(consumer, paused=self._paused)
-        if self._pause_wanted != self._paused:
-            (consumer.pause if self._pause_wanted else consumer.resume)(consumer.assignment())
-            self._paused = self._pause_wanted
-        return records_of(consumer.consume(max_records, timeout_s))
+        try:
+            if self._pause_wanted != self._paused:
+                (consumer.pause if self._pause_wanted else consumer.resume)(consumer.assignment())
+                self._paused = self._pause_wanted
+            messages = consumer.consume(max_records, timeout_s)
+        except KafkaException as exc:
+            raise StackUnavailable(f"Kafka: {exc}") from exc
+        return records_of(messages)
 
     def store_offsets(self, offsets: dict[Partition, int]) -> None:
         owned = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]

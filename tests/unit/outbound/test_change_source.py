@@ -49,6 +49,8 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         self.calls.append("consume")
+        if self.refuse:
+            raise KafkaException(KafkaError(KafkaError._FATAL, "broker gone", fatal=True))
         return self.messages
 
     def store_offsets(self, offsets: list[TopicPartition]) -> None:
@@ -95,6 +97,13 @@ def test_a_fatal_consumer_error_is_the_stack_unavailable() -> None:
     fatal = ErrorMessage(KafkaError(KafkaError._FENCED, "fenced", fatal=True))
     source, _ = opened([FakeMessage(raw(7)), fatal])
     with pytest.raises(StackUnavailable, match="fenced"):
+        source.poll(500, 0.2)
+
+
+def test_a_consumer_that_fails_is_the_stack_unavailable_not_a_kafka_exception() -> None:
+    source, consumer = opened([])
+    consumer.refuse = True
+    with pytest.raises(StackUnavailable, match="broker gone"):
         source.poll(500, 0.2)
 
 
