@@ -25,16 +25,16 @@ from typing import Any, cast
 
 import fastavro
 import uvloop
-from confluent_kafka import Consumer, Message
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
-from cdc_sync.delivery.model import Delivery, VendorRequest, delivery_for, idempotency_key
 from cdc_sync.delivery.sender import Done, Lane
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping import normalize
 from cdc_sync.mapping.enums import EnumKind, map_enum
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.delivery import Delivery, VendorRequest, delivery_for, idempotency_key
+from cdc_sync.model.lookups import Lookups
+from cdc_sync.outbound.change_source import ChangeSource
 from cdc_sync.outbound.contracts import load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage, split_wire_format
 from cdc_sync.outbound.loop_watch import SLICE_S, LoopWatch, settle_process
@@ -181,7 +181,7 @@ def profile_normalizers(row: Row, events: int) -> dict[str, float]:
 
 
 def profile_delivery(event: ChangeEvent, events: int) -> dict[str, float]:
-    """What one `Delivery` costs to build (delivery/model.py); the mappers build one per request."""
+    """What one `Delivery` costs to build (model/delivery.py); the mappers build one per request."""
     request = VendorRequest(method="PUT", path="/3.0/lists/x/members/y", body={"email_address": "a@b.cd"})
     fields: dict[str, Any] = {
         "destination": "marketing",
@@ -205,34 +205,6 @@ def profile_delivery(event: ChangeEvent, events: int) -> dict[str, float]:
             lambda: delivery_for(event, "marketing", "contact:4", "member.upsert", request), events
         ),
     }
-
-
-class GoldenMessage:
-    """A record as confluent-kafka hands it over, as far as the runner reads one."""
-
-    def __init__(self, raw: RawMessage) -> None:
-        self._raw = raw
-
-    def error(self) -> None:
-        return None
-
-    def topic(self) -> str:
-        return self._raw.topic
-
-    def partition(self) -> int:
-        return self._raw.partition
-
-    def offset(self) -> int:
-        return self._raw.offset
-
-    def key(self) -> bytes | None:
-        return self._raw.key
-
-    def headers(self) -> list[tuple[str, bytes | None]]:
-        return []
-
-    def value(self) -> bytes | None:
-        return self._raw.value
 
 
 class InstantLane:
@@ -269,7 +241,7 @@ def runner_parts(config: AppConfig, decoder: EnvelopeDecoder) -> RunnerParts:
     """What `cdc-sync run` assembles, minus Kafka, the state store and the vendors."""
     lanes = {name: InstantLane() for name in config.destinations}
     return RunnerParts(
-        bootstrap="",
+        source=cast(ChangeSource, None),  # no outage here: nothing to seek back
         topic_prefix="crm",
         config=config,
         engine=cast(Engine, None),  # contact changes need no lookups
@@ -281,14 +253,14 @@ def runner_parts(config: AppConfig, decoder: EnvelopeDecoder) -> RunnerParts:
     )
 
 
-async def handle_batch(parts: RunnerParts, batch: list[Message], slice_s: float) -> tuple[float, float]:
+async def handle_batch(parts: RunnerParts, batch: list[RawMessage], slice_s: float) -> tuple[float, float]:
     """(longest loop stall, wall seconds) of the runner handling one poll's batch."""
     runner, watch = OutboundRunner(parts, slice_s), LoopWatch()
     watching = asyncio.create_task(watch.run())
     await asyncio.sleep(0.01)
     watch.longest_s = 0.0
     started = time.perf_counter()
-    await runner._handle(cast(Consumer, None), batch)  # no outage here: nothing to seek back
+    await runner._handle(batch)
     elapsed = time.perf_counter() - started
     await asyncio.sleep(0.005)  # the tick that was due during the last slice reports it
     watching.cancel()
@@ -307,8 +279,7 @@ def profile_stalls(schemas: GoldenSchemas, count: int) -> dict[str, float]:
     slicing = (("in one go", math.inf), (f"in {SLICE_S * 1e3:.0f} ms slices", SLICE_S))
     for (loop, run), (label, slice_s) in itertools.product(LOOPS.items(), slicing):
         forget_normalized()
-        batch = [cast(Message, GoldenMessage(raw)) for raw in raws]
-        longest, elapsed = run(handle_batch(runner_parts(config, decoder), batch, slice_s))
+        longest, elapsed = run(handle_batch(runner_parts(config, decoder), raws, slice_s))
         figures[f"{loop}, {count} changes {label}: longest stall ms"] = longest * 1e3
         figures[f"{loop}, {count} changes {label}: wall ms"] = elapsed * 1e3
     return figures
@@ -327,7 +298,7 @@ def main(events: int) -> None:
     report("decode, per event", profile_decode(decoder, raws, events))
     report("plan_event for config/cdc-sync.toml, per event", profile_plan(planner(decoder), decoded, events))
     report("normalizers, per call", profile_normalizers(decoded[1].after or {}, events))
-    report("delivery/model.py, per delivery", profile_delivery(decoded[1], events))
+    report("model/delivery.py, per delivery", profile_delivery(decoded[1], events))
     print("the runner's batch handling (OutboundRunner._handle), delivery excluded")
     for name, value in profile_stalls(GoldenSchemas(), 500).items():
         print(f"  {name:<56} {value:8.1f}")

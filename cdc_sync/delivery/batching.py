@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdc_sync.delivery.destinations import Destination
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.model.delivery import Delivery, Outcome
 
 
 @dataclass

@@ -16,8 +16,8 @@ import orjson
 
 from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.http import Answer, Headers, HttpPort
-from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.ratelimit import RateLimiter
+from cdc_sync.model.delivery import Delivery, Outcome
 
 Signer = Callable[[str, bytes], Headers]
 

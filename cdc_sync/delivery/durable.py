@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from cdc_sync.delivery.model import Delivery, Outcome
-from cdc_sync.delivery.policy import Action
 from cdc_sync.errors import CdcSyncError
+from cdc_sync.model.delivery import Action, Delivery, Outcome
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import alerts, destinations

@@ -17,7 +17,7 @@ import aiohttp
 import httpx
 import orjson
 
-from cdc_sync.delivery.model import Failure, Outcome
+from cdc_sync.model.delivery import Failure, Outcome
 
 Headers = dict[str, str]
 

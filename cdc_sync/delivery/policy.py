@@ -1,20 +1,8 @@
 """Response classification and retry timing: pure, one table."""
 
 import math
-from enum import StrEnum
 
-from cdc_sync.delivery.model import Outcome, VendorRequest
-
-
-class Action(StrEnum):
-    OK = "ok"
-    RETRY = "retry"  # back off with jitter; counts as a compensation attempt
-    RETRY_AFTER = "retry_after"  # the vendor said when; does not count against the destination
-    DEAD_LETTER = "dead_letter"
-    # The vendor refused our credential: no delivery can succeed, so the destination pauses
-    # (severe alert) and its deliveries are held instead of each becoming a dead letter.
-    PAUSE = "pause"
-
+from cdc_sync.model.delivery import Action, Outcome, VendorRequest
 
 # Exact statuses first, then the status class (first digit).
 STATUS_ACTIONS: dict[int, Action] = {

@@ -17,8 +17,8 @@ from typing import Protocol
 from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.batching import BatchWindow
 from cdc_sync.delivery.destinations import Destination
-from cdc_sync.delivery.model import Delivery, Outcome, supersedes
-from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
+from cdc_sync.delivery.policy import backoff_s, classify, retry_after_s
+from cdc_sync.model.delivery import Action, Delivery, Outcome, supersedes
 
 Done = Callable[[], None]
 log = logging.getLogger(__name__)

@@ -20,16 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, SignatureInvalid, StackUnavailable
-from cdc_sync.inbound.payloads import (
-    FORMATS,
-    BadPayload,
-    InboundEvent,
-    PayloadProblem,
-    check_media_type,
-    parse,
-)
+from cdc_sync.inbound.payloads import FORMATS, BadPayload, PayloadProblem, check_media_type, parse
 from cdc_sync.inbound.sources import Scheme, SourceConfig
 from cdc_sync.inbound.verifiers import Verifier, build_verifier
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability.metrics import WEBHOOK_SIGNATURE_FAILURES, WEBHOOKS
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from cdc_sync.config import AppConfig
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.batcher import InboxBatcher, new_per_event
-from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.inbound.writer import Writer
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability import metrics
 from cdc_sync.observability.state_gauges import StateGauges, refresh_forever
 from cdc_sync.store import alerts, inbox

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cdc_sync.errors import RejectedEvent, StackUnavailable
-from cdc_sync.inbound.payloads import InboundEvent
+from cdc_sync.model.inbound import InboundEvent
 
 log = logging.getLogger(__name__)
 

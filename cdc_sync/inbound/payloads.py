@@ -9,7 +9,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qsl
@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl
 import orjson
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,13 +29,12 @@ from pydantic import (
 )
 
 from cdc_sync.errors import ConfigError, RejectedEvent
-from cdc_sync.inbound.storable import check_storable
+from cdc_sync.model.inbound import MAX_REASON, Id, InboundEvent, Instant, readable, utc
 
 MediaType = Literal["application/json", "application/x-www-form-urlencoded"]
 PayloadProblem = Literal["media_type", "syntax", "model"]
 """Which layer refused a body: its declared type, its encoding (JSON / form), or its vendor model."""
 
-_MAX_REASON = 400
 _MAX_FORM_FIELDS = 1000
 
 
@@ -48,45 +46,16 @@ class BadPayload(RejectedEvent):
         self.problem: PayloadProblem = problem
 
 
-def _utc(value: datetime) -> datetime:
-    """Aware → UTC; naive (Mailchimp's `fired_at`) is UTC by the vendor's definition."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00; pydantic reports ValueError only
-        raise ValueError("timestamp is out of range in UTC") from None
-
-
 def _plain(amount: Decimal) -> str:
     return f"{amount:f}"  # "100000", never "1E+5"
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-NaiveUtc = Annotated[datetime, AfterValidator(_utc)]
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+NaiveUtc = Annotated[datetime, AfterValidator(utc)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 # The CRM stores money as numeric(14, 2).
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), PlainSerializer(_plain)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1), PlainSerializer(_plain)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-# Whatever the inbox stores: PostgreSQL refuses NUL and lone surrogates, so they are a 422 here.
-StoredText = Annotated[str, AfterValidator(check_storable)]
-StoredData = Annotated[dict[str, Any], AfterValidator(check_storable)]
-
-
-class InboundEvent(BaseModel):
-    """One vendor event, normalized. `entity` is the ordering key: the writer applies events with the
-    same entity one at a time, in order. Every string in it can be stored (`StoredText`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    source: StoredText
-    event_id: Annotated[Id, AfterValidator(check_storable)]
-    kind: StoredText
-    entity: StoredText
-    occurred_at: Instant
-    data: StoredData
 
 
 class _Vendor(BaseModel):
@@ -298,7 +267,7 @@ def _form_document(body: bytes) -> object:
             max_num_fields=_MAX_FORM_FIELDS,
         )
     except ValueError as exc:  # UnicodeDecodeError included
-        raise BadPayload("syntax", f"body is not UTF-8 url-encoded form data: {exc}"[:_MAX_REASON]) from None
+        raise BadPayload("syntax", f"body is not UTF-8 url-encoded form data: {exc}"[:MAX_REASON]) from None
     return _nested(pairs)
 
 
@@ -306,22 +275,13 @@ def _json_document(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadPayload("syntax", f"body is not JSON: {exc}"[:_MAX_REASON]) from None
+        raise BadPayload("syntax", f"body is not JSON: {exc}"[:MAX_REASON]) from None
 
 
 DECODERS: dict[MediaType, Callable[[bytes], object]] = {
     "application/json": _json_document,
     "application/x-www-form-urlencoded": _form_document,
 }
-
-
-def readable(exc: ValidationError) -> str:
-    """A validation failure in one line: each problem's place and message, no input values."""
-    problems = [
-        f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
-    ]
-    return "; ".join(problems)[:_MAX_REASON]
 
 
 Hook = TypeVar("Hook")

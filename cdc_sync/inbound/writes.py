@@ -12,8 +12,8 @@ from sqlalchemy import Connection, insert, text
 
 from cdc_sync.config import Owner
 from cdc_sync.events import entity_name
-from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.mapping.normalize import json_safe
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.rules.authority import may_write
 from cdc_sync.rules.staleness import FieldWrite, crm_changed_after, judge_field, older_than_applied
 from cdc_sync.store import field_versions

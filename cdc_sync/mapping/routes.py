@@ -1,21 +1,14 @@
 """What mapping works with and produces: inputs, lookups, results; shared by every vendor mapper."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.model import Delivery, VendorRequest, delivery_for
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping.normalized import NormalizedFields
-
-
-@dataclass(frozen=True)
-class Lookups:
-    """CRM rows a change needs beside itself (a tag's name, a contact's email), fetched per batch."""
-
-    contacts: Mapping[int, Row] = field(default_factory=dict)
-    tags: Mapping[int, str] = field(default_factory=dict)
+from cdc_sync.model.delivery import Delivery, VendorRequest, delivery_for
+from cdc_sync.model.lookups import Lookups
 
 
 @dataclass(frozen=True)

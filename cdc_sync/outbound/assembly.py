@@ -14,6 +14,7 @@ from cdc_sync.delivery.sender import DeliveryHooks, Lane
 from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.observability.source_health import SourceHealth, Watched
+from cdc_sync.outbound.change_source import KafkaChangeSource, consumer_config
 from cdc_sync.outbound.contracts import load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.pipeline import build_routes
@@ -88,7 +89,7 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
     notifier = Notifier(config.notifications)
     lanes = build_lanes(config, DurableHooks(engine, ledger, notifier))
     parts = RunnerParts(
-        bootstrap=settings.kafka_bootstrap,
+        source=KafkaChangeSource(consumer_config(settings.kafka_bootstrap, config.consumer)),
         topic_prefix=settings.topic_prefix,
         config=config,
         engine=engine,

@@ -13,11 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 from cdc_sync.config import AppConfig, DestinationConfig, Owner
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.errors import ConfigError, ContractViolation, RejectedEvent
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping.normalized import NormalizedFields
-from cdc_sync.mapping.routes import Lookups, MapInput, Mapped, TableMapper
+from cdc_sync.mapping.routes import MapInput, Mapped, TableMapper
+from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.loop_guard import is_echo
 from cdc_sync.rules.authority import outbound_fields
 from cdc_sync.vendors.registry import destination_kind

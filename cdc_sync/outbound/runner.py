@@ -1,4 +1,4 @@
-"""`cdc-sync run`: the Kafka consumer group around the outbound pipeline.
+"""`cdc-sync run`: the change source (a Kafka consumer group) around the outbound pipeline.
 
 Offsets are stored (and auto-committed) only once every delivery an event produced is durable:
 acknowledged by the vendor, dead-lettered with a reason, or held for a paused destination.
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
@@ -25,32 +24,30 @@ from cdc_sync.errors import SchemaUnknown, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.mapping.normalize import load_reference_data
 from cdc_sync.observability import metrics
-from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.observability.source_health import REFRESH_S as SOURCE_REFRESH_S
 from cdc_sync.observability.source_health import SourceHealth
 from cdc_sync.observability.state_gauges import REFRESH_S, StateGauges
+from cdc_sync.outbound.change_source import ChangeSource, Partition
 from cdc_sync.outbound.contracts import Contracts
-from cdc_sync.outbound.envelope import EnvelopeDecoder
+from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage
 from cdc_sync.outbound.loop_watch import SLICE_S, LoopWatch, TimeSlice, settle_process
 from cdc_sync.outbound.offsets import PartitionProgress
 from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.poison import poison_letter
-from cdc_sync.outbound.source import raw_message
 from cdc_sync.store import destinations
 from cdc_sync.store.crm import fetch_lookups
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
 from cdc_sync.store.ledger import LedgerWriter
 
 log = logging.getLogger(__name__)
-Partition = tuple[str, int]
 REVOKE_DRAIN_S = 30.0
 MAX_IN_FLIGHT = 5000  # consumed events not yet durable; above it the partitions are paused
 
 
 @dataclass(frozen=True)
 class RunnerParts:
-    bootstrap: str
+    source: ChangeSource
     topic_prefix: str
     config: AppConfig
     engine: Engine
@@ -71,10 +68,8 @@ class OutboundRunner:
         # Offsets ready to store, handed from the event loop to the consumer thread: librdkafka
         # calls on the loop would wait for the consume() running in the thread.
         self._ready: dict[Partition, int] = {}
-        self._paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deps = Dependencies(asyncio.Event())
-        self._lag = ConsumerLag()
         self._state_gauges = StateGauges(parts.engine, parts.config.destinations)
         _prime_counters(parts)
 
@@ -87,8 +82,7 @@ class OutboundRunner:
         self._deps = Dependencies(stop)
         await asyncio.to_thread(load_reference_data)  # once, before any change waits for it
         settle_process()
-        consumer = Consumer(self._consumer_config())
-        consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
+        self._p.source.open(self.topics, self._revoked)
         chores = [
             asyncio.create_task(self._watch.run()),
             asyncio.create_task(self._every(0.2, self._flush_ledger)),
@@ -99,57 +93,34 @@ class OutboundRunner:
             chores.append(asyncio.create_task(self._every(SOURCE_REFRESH_S, self._refresh_source_health)))
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(self._poll, consumer, self._in_flight() < MAX_IN_FLIGHT)
-                await self._handle(consumer, batch)
+                batch = await asyncio.to_thread(self._poll, self._in_flight() < MAX_IN_FLIGHT)
+                await self._handle(batch)
         except Stopping as exc:
             log.info("%s", exc)
         finally:
-            await self._shutdown(consumer, chores)
+            await self._shutdown(chores)
 
-    def _poll(self, consumer: Consumer, take: bool) -> list[Message]:
-        """Runs on the consumer thread: store finished offsets, measure lag, then fetch the next batch.
+    def _poll(self, take: bool) -> list[RawMessage]:
+        """Runs on the consumer thread: store finished offsets, then fetch the next batch.
 
         With too much in flight the partitions are paused but still polled, so the group keeps
         this member while slow vendors catch up (backpressure instead of an unbounded queue).
         """
-        self._store_ready(consumer)
-        self._lag.maybe_refresh(consumer, paused=self._paused)
-        if take == self._paused:
-            (consumer.resume if take else consumer.pause)(consumer.assignment())
-            self._paused = not take
-        return consumer.consume(self._p.config.consumer.poll_batch, 0.2)
+        self._store_ready()
+        (self._p.source.resume if take else self._p.source.pause)()
+        return self._p.source.poll(self._p.config.consumer.poll_batch, 0.2)
 
     def _in_flight(self) -> int:
         return sum(progress.pending for progress in self._progress.values())
 
-    def _store_ready(self, consumer: Consumer) -> None:
+    def _store_ready(self) -> None:
         ready, self._ready = self._ready, {}
-        owned = [TopicPartition(t, p, offset) for (t, p), offset in ready.items() if (t, p) in self._progress]
-        if not owned:
-            return
-        try:
-            consumer.store_offsets(offsets=owned)
-        except KafkaException as exc:
-            log.info("offsets not stored (partition revoked?): %s", exc)
+        owned = {partition: offset for partition, offset in ready.items() if partition in self._progress}
+        if owned:
+            self._p.source.store_offsets(owned)
 
-    def _consumer_config(self) -> dict[str, Any]:
-        return {
-            "bootstrap.servers": self._p.bootstrap,
-            "group.id": self._p.config.consumer.group_id,
-            "session.timeout.ms": self._p.config.consumer.session_timeout_ms,
-            "enable.auto.offset.store": False,
-            "enable.auto.commit": True,
-            "auto.commit.interval.ms": 1000,
-            "auto.offset.reset": "earliest",
-            "topic.metadata.refresh.interval.ms": 5000,
-            # An idle fetch returns within 100 ms; one with data returns at once (fetch.min.bytes 1).
-            "fetch.wait.max.ms": 100,
-            # Prefetch at most 16 MB: a backlog of a million changes must not sit in memory.
-            "queued.max.messages.kbytes": 16384,
-        }
-
-    async def _handle(self, consumer: Consumer, batch: list[Message]) -> None:
-        if not await self._schemas_ready(consumer, batch):
+    async def _handle(self, batch: list[RawMessage]) -> None:
+        if not await self._schemas_ready(batch):
             return
         slice_ = TimeSlice(self._slice_s)
         decoded: list[tuple[Partition, int, ChangeEvent]] = []
@@ -167,30 +138,23 @@ class OutboundRunner:
             await self._carry_out(partition, offset, event, plan)
             await slice_.turn()
 
-    async def _schemas_ready(self, consumer: Consumer, batch: list[Message]) -> bool:
+    async def _schemas_ready(self, batch: list[RawMessage]) -> bool:
         """The batch's writer schemas are known. While the registry is down (or does not know an
         id yet) the batch is not handled: its partitions are sought back to it, to be read again
         after a backoff, so nothing is lost, dead-lettered or held in memory meanwhile."""
-        unseen = self._p.decoder.unseen_schemas(data for m in batch for data in (m.key(), m.value()))
+        unseen = self._p.decoder.unseen_schemas(data for m in batch for data in (m.key, m.value))
         if not unseen:
             return True
         try:
             await asyncio.to_thread(self._p.decoder.prepare, unseen)
         except (StackUnavailable, SchemaUnknown) as exc:
-            await asyncio.to_thread(_seek_back, consumer, batch)
+            await asyncio.to_thread(self._p.source.seek_back, batch)
             await self._deps.wait("registry", exc, down=isinstance(exc, StackUnavailable))
             return False
         self._deps.recovered("registry")
         return True
 
-    async def _decode(self, message: Message) -> tuple[Partition, int, ChangeEvent] | None:
-        error = message.error()
-        if error is not None:
-            if error.fatal():
-                raise KafkaException(error)
-            log.warning("consumer: %s", error)
-            return None
-        raw = raw_message(message)
+    async def _decode(self, raw: RawMessage) -> tuple[Partition, int, ChangeEvent] | None:
         partition = (raw.topic, raw.partition)
         self._progress.setdefault(partition, PartitionProgress()).begin(raw.offset)
         try:
@@ -233,23 +197,15 @@ class OutboundRunner:
         if committable is not None:
             self._ready[partition] = committable
 
-    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._paused = False  # a new assignment starts unpaused; the next poll re-applies backpressure
-        log.info("assigned %s", [f"{p.topic}/{p.partition}" for p in partitions])
-
-    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Runs inside consume() on the worker thread: let in-flight work of these partitions finish."""
-        revoked = [(p.topic, p.partition) for p in partitions]
+    def _revoked(self, revoked: list[Partition]) -> None:
+        """Runs inside the source's poll on the worker thread: let in-flight work of these
+        partitions finish and store their offsets (the source commits them next)."""
         if self._loop is not None:
             future = asyncio.run_coroutine_threadsafe(self._drain(revoked, REVOKE_DRAIN_S), self._loop)
             future.result(timeout=REVOKE_DRAIN_S + 5)
-        self._store_ready(consumer)
+        self._store_ready()
         for partition in revoked:
             self._progress.pop(partition, None)
-        try:
-            consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            log.info("commit on revoke: %s", exc)
 
     async def _drain(self, partitions: list[Partition], timeout_s: float) -> None:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -260,7 +216,7 @@ class OutboundRunner:
         progress = self._progress.get(partition)
         return progress.pending if progress is not None else 0
 
-    async def _shutdown(self, consumer: Consumer, chores: list[asyncio.Task[None]]) -> None:
+    async def _shutdown(self, chores: list[asyncio.Task[None]]) -> None:
         # Finish the attempts under way, start no new ones: what is left is re-read next time.
         for lane in self._p.lanes.values():
             lane.close()
@@ -271,8 +227,8 @@ class OutboundRunner:
             await asyncio.to_thread(self._p.ledger.flush)
         except Exception as exc:  # their offsets stay unstored: re-read and deduplicated next time
             log.warning("ledger not flushed on shutdown: %s", exc)
-        await asyncio.to_thread(self._store_ready, consumer)
-        await asyncio.to_thread(consumer.close)  # revokes (drained already) and commits stored offsets
+        await asyncio.to_thread(self._store_ready)
+        await asyncio.to_thread(self._p.source.close)  # revokes (drained already) and commits stored offsets
 
     async def _every(self, seconds: float, chore: Callable[[], Any]) -> None:
         while True:
@@ -337,17 +293,3 @@ def _letter(event: ChangeEvent, rejection: Rejection) -> DeadLetter:
         destination=rejection.destination,
         payload=event.model_dump(mode="json"),
     )
-
-
-def _seek_back(consumer: Consumer, batch: list[Message]) -> None:
-    """Runs on the consumer thread: the next poll reads this batch again from its first record."""
-    first: dict[Partition, int] = {}
-    for message in batch:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        if message.error() is None and topic is not None and partition is not None and offset is not None:
-            first.setdefault((topic, partition), offset)
-    for (topic, partition), offset in first.items():
-        try:
-            consumer.seek(TopicPartition(topic, partition, offset))
-        except KafkaException as exc:  # revoked meanwhile: its next owner reads it
-            log.info("not sought back %s/%s: %s", topic, partition, exc)

@@ -7,8 +7,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.errors import CdcSyncError
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.outbound.pipeline import Route
 from cdc_sync.outbound.poison import RECORD_FIELDS
 from cdc_sync.store.dead_letters import LetterStatus, StoredLetter

@@ -33,10 +33,10 @@ from sqlalchemy import Column, Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
-from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
+from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.assembly import build_lane
 from cdc_sync.outbound.fresh import crm_table, current_events, no_contract_check, plan_fresh

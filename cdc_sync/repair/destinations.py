@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.errors import ConfigError
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.assembly import build_lane
 from cdc_sync.store import destinations

@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import DurableHooks
-from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.errors import ConfigError, DestinationBusy
 from cdc_sync.mapping.normalize import sanitize_tags
+from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.assembly import build_lane

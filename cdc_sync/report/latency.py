@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cdc_sync.delivery.policy import Action
+from cdc_sync.model.delivery import Action
 from cdc_sync.store.report_queries import (
     BUCKET_ORIGIN,
     DeadLetterCount,

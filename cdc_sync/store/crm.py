@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, bindparam, text
 
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.lookups import Lookups
 
 _CONTACTS = text("SELECT id, email, country FROM contacts WHERE id = ANY(:ids)").bindparams(bindparam("ids"))
 _TAGS = text("SELECT id, name FROM tags WHERE id = ANY(:ids)").bindparams(bindparam("ids"))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from cdc_sync.delivery.model import Delivery
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.store.tables import destination_state, held_deliveries
 
 State = Literal["active", "paused"]

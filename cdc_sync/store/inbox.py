@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.errors import RejectedEvent, StackUnavailable
-from cdc_sync.inbound.payloads import InboundEvent, readable
-from cdc_sync.inbound.storable import storable
+from cdc_sync.model.inbound import InboundEvent, readable
+from cdc_sync.model.storable import storable
 from cdc_sync.store.db_errors import failure_of, reason_of
 from cdc_sync.store.tables import SCHEMA, inbox
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from cdc_sync.delivery.model import Delivery, Outcome
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.store.tables import deliveries
 
 

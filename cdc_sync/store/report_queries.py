@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import INTERVAL, TIMESTAMP, array
 
-from cdc_sync.delivery.policy import Action
+from cdc_sync.model.delivery import Action
 from cdc_sync.store.tables import alerts, audit_log, dead_letters, deliveries, destination_state
 
 # Buckets start at whole multiples of their width since this instant (as `date_bin` counts them).

@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Sequence
 
 from cdc_sync.delivery.http import Answer, Headers
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.model.delivery import Delivery, Outcome
 
 # Each item keeps its own idempotency key inside a batch: the vendor (our sandboxes do) can
 # then apply an item retried in a later batch once. Real vendors ignore the header, and their

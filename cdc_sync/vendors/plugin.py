@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import BatchApi, Signer
 from cdc_sync.delivery.http import Headers
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.mapping.routes import TableMapper
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.repair.reconcile import Record
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cdc_sync.delivery.destinations import VendorCalls
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.vendors.batch_items import accepted, batch_key, everyone, item_keys, missing, refused
 
 NEW_MEMBERS = "members.new"

@@ -3,10 +3,10 @@
 import hashlib
 from typing import Any
 
-from cdc_sync.delivery.model import BatchForm, VendorRequest
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG, sanitize_tags
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper, contact_id
+from cdc_sync.model.delivery import BatchForm, VendorRequest
 from cdc_sync.rules.consent import check_resubscribe
 
 ARCHIVE = "member.archive"

@@ -5,8 +5,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.repair.reconcile import Record, contact_of, masked
 
 

@@ -7,7 +7,7 @@ takes all or none: a 2xx acknowledges every event, anything else is each event's
 from collections.abc import Sequence
 
 from cdc_sync.delivery.destinations import VendorCalls
-from cdc_sync.delivery.model import Delivery, Outcome
+from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.vendors.batch_items import batch_key, item_keys
 
 EVENTS = "events"

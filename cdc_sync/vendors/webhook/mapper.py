@@ -1,8 +1,8 @@
 """Any captured table as a signed JSON event (the generic webhook destination)."""
 
-from cdc_sync.delivery.model import BatchForm, VendorRequest
 from cdc_sync.mapping.normalize import json_safe, to_utc_iso
 from cdc_sync.mapping.routes import MapInput, Mapped
+from cdc_sync.model.delivery import BatchForm, VendorRequest
 
 _OPERATIONS = {"c": "created", "u": "updated", "d": "deleted", "r": "snapshot"}
 

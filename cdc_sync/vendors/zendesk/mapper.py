@@ -1,7 +1,7 @@
 """CRM contacts as Zendesk Support users (create_or_update by external_id)."""
 
-from cdc_sync.delivery.model import BatchForm, VendorRequest
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper
+from cdc_sync.model.delivery import BatchForm, VendorRequest
 
 
 def contacts(item: MapInput) -> Mapped:

@@ -4,7 +4,7 @@ Zendesk lists them. Keyed by external_id (the CRM contact id)."""
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cdc_sync.delivery.model import Delivery
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.repair.reconcile import Record, contact_of, masked
 
 ZENDESK_FIELDS = ("email", "name", "phone")

@@ -4,10 +4,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from cdc_sync.delivery.model import BatchForm, Delivery, Outcome, VendorRequest
-from cdc_sync.delivery.policy import Action
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Action, BatchForm, Delivery, Outcome, VendorRequest
 from tests.unit.delivery.test_sender import CONFIG, MemoryHooks
 
 WINDOWED = CONFIG.model_copy(update={"batch_window_s": 0.01, "batch_max": 500})

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from cdc_sync.config import DestinationConfig, DestinationKind
-from cdc_sync.delivery.model import Delivery, Outcome, VendorRequest
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Delivery, Outcome, VendorRequest
 from cdc_sync.signing import verify
 from cdc_sync.vendors.registry import build_destination
 

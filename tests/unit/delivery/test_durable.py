@@ -7,9 +7,8 @@ from prometheus_client import REGISTRY
 
 from cdc_sync.config import NotificationConfig
 from cdc_sync.delivery.durable import DurableHooks
-from cdc_sync.delivery.model import Delivery, Outcome, VendorRequest
-from cdc_sync.delivery.policy import Action
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Action, Delivery, Outcome, VendorRequest
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.store.ledger import LedgerWriter
 

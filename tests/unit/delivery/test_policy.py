@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdc_sync.delivery.model import Outcome, VendorRequest
-from cdc_sync.delivery.policy import Action, backoff_s, classify, retry_after_s
+from cdc_sync.delivery.policy import backoff_s, classify, retry_after_s
+from cdc_sync.model.delivery import Action, Outcome, VendorRequest
 
 PUT = VendorRequest(method="PUT", path="/x")
 THRESHOLD = 3.0

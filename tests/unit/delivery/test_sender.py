@@ -5,10 +5,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.model import Delivery, Outcome, VendorRequest
-from cdc_sync.delivery.policy import Action
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Action, Delivery, Outcome, VendorRequest
 
 CONFIG = DestinationConfig(
     kind="mailchimp",

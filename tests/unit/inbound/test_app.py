@@ -16,8 +16,8 @@ from starlette.types import Message
 
 from cdc_sync.errors import ConfigError, StackUnavailable
 from cdc_sync.inbound.app import create_app
-from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.signing import signed_headers, zendesk_signed_headers
 
 pytestmark = pytest.mark.anyio

@@ -15,8 +15,8 @@ import pytest
 from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.batcher import BatchPolicy, InboxBatcher, new_per_event
-from cdc_sync.inbound.payloads import InboundEvent
 from cdc_sync.inbound.sources import DEFAULT_SOURCES
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.signing import signed_headers
 
 pytestmark = pytest.mark.anyio

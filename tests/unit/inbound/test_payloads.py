@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from cdc_sync.errors import ConfigError, RejectedEvent
-from cdc_sync.inbound.payloads import BadPayload, InboundEvent, PayloadProblem, check_media_type, parse
-from cdc_sync.inbound.storable import check_storable
+from cdc_sync.inbound.payloads import BadPayload, PayloadProblem, check_media_type, parse
+from cdc_sync.model.inbound import InboundEvent
+from cdc_sync.model.storable import check_storable
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -5,18 +5,18 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 
 import pytest
 import uvloop
-from confluent_kafka import Consumer, Message
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, DestinationConfig
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.delivery.sender import Done, Lane
+from cdc_sync.model.delivery import Delivery
+from cdc_sync.outbound.change_source import Partition, Revoked, first_offsets
 from cdc_sync.outbound.contracts import Contract, Contracts, field_types
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage
 from cdc_sync.outbound.loop_watch import GIL_SWITCH_S, LoopWatch, TimeSlice, settle_process
@@ -109,14 +109,40 @@ class FakeMessage:
         return list(self._raw.headers)
 
 
-class FakeConsumer:
-    """Records where the runner seeks back to (while the registry is unavailable)."""
+class FakeChangeSource:
+    """A change source in memory: hands out `records` a poll at a time, records the offsets stored
+    and where the runner seeks back to (while the registry is unavailable)."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: Sequence[RawMessage] = ()) -> None:
+        self.records = list(records)
+        self.stored: dict[Partition, int] = {}
         self.sought: list[tuple[str, int, int]] = []
+        self.paused = False
+        self.revoked: Revoked = lambda partitions: None
 
-    def seek(self, partition: Any) -> None:
-        self.sought.append((partition.topic, partition.partition, partition.offset))
+    def open(self, topics: list[str], revoked: Revoked) -> None:
+        self.revoked = revoked
+
+    def poll(self, max_records: int, timeout_s: float) -> list[RawMessage]:
+        batch, self.records = self.records[:max_records], self.records[max_records:]
+        return batch
+
+    def store_offsets(self, offsets: dict[Partition, int]) -> None:
+        self.stored.update(offsets)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def seek_back(self, records: Sequence[RawMessage]) -> None:
+        self.sought += [
+            (topic, partition, offset) for (topic, partition), offset in first_offsets(records).items()
+        ]
+
+    def close(self) -> None:
+        pass
 
 
 class RecordingLane:
@@ -138,7 +164,9 @@ class ThreadNotingSchemas(FixtureSchemas):
         return super().schema(schema_id)
 
 
-def runner(lane: RecordingLane, schemas: FixtureSchemas) -> OutboundRunner:
+def runner(
+    lane: RecordingLane, schemas: FixtureSchemas, source: FakeChangeSource | None = None
+) -> OutboundRunner:
     decoder = EnvelopeDecoder(FixtureSchemas())
     config = AppConfig(
         destinations={
@@ -149,7 +177,7 @@ def runner(lane: RecordingLane, schemas: FixtureSchemas) -> OutboundRunner:
     )
     contract = Contract("crm.public.contacts-value", {1: field_types(decoder.row_schema(4))})
     parts = RunnerParts(
-        bootstrap="",
+        source=source or FakeChangeSource(),
         topic_prefix="crm",
         config=config,
         engine=cast(Engine, None),  # contact changes look nothing up
@@ -167,9 +195,9 @@ CONTACT_CHANGES = [
 ]
 
 
-def contact_batch(repeat: int) -> list[Message]:
+def contact_batch(repeat: int) -> list[RawMessage]:
     return [
-        cast(Message, FakeMessage(RawMessage(r.topic, r.partition, offset, r.key, r.value)))
+        RawMessage(r.topic, r.partition, offset, r.key, r.value)
         for offset, r in enumerate(CONTACT_CHANGES * repeat)
     ]
 
@@ -187,7 +215,7 @@ def test_a_batch_worked_through_in_slices_is_submitted_in_offset_order_while_oth
                 await asyncio.sleep(0)
 
         ticking = asyncio.create_task(tick())
-        await the_runner._handle(cast(Consumer, FakeConsumer()), batch)
+        await the_runner._handle(batch)
         ticking.cancel()
 
     asyncio.run(handle())
@@ -199,7 +227,7 @@ def test_schemas_seen_for_the_first_time_are_fetched_off_the_event_loop() -> Non
     lane, schemas = RecordingLane(), ThreadNotingSchemas()
 
     async def handle() -> int:
-        await runner(lane, schemas)._handle(cast(Consumer, FakeConsumer()), contact_batch(1))
+        await runner(lane, schemas)._handle(contact_batch(1))
         return threading.get_ident()
 
     loop_thread = asyncio.run(handle())

@@ -8,7 +8,7 @@ import pytest
 from cdc_sync.config import AppConfig, DestinationConfig
 from cdc_sync.errors import ConfigError, ContractViolation
 from cdc_sync.events import ChangeEvent, Op, SourcePosition
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import EventPlan, build_routes, plan_event
 from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 

@@ -3,10 +3,9 @@ outage of the registry is waited out without losing or dead-lettering anything."
 
 import asyncio
 import base64
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Message
 
 from cdc_sync.errors import CdcSyncError, SchemaUnknown, StackUnavailable
 from cdc_sync.observability import metrics
@@ -17,8 +16,7 @@ from cdc_sync.store.dead_letters import DeadLetter
 from tests.unit.outbound.test_envelope import FixtureSchemas
 from tests.unit.outbound.test_loop_watch import (
     CONTACT_CHANGES,
-    FakeConsumer,
-    FakeMessage,
+    FakeChangeSource,
     RecordingLane,
     runner,
 )
@@ -28,9 +26,8 @@ VALUE = CREATE.value or b""
 Headers = tuple[tuple[str, bytes | None], ...]
 
 
-def record(offset: int, value: bytes | None = None, headers: Headers = ()) -> Message:
-    raw = RawMessage(CREATE.topic, CREATE.partition, offset, CREATE.key, value or VALUE, headers)
-    return cast(Message, FakeMessage(raw))
+def record(offset: int, value: bytes | None = None, headers: Headers = ()) -> RawMessage:
+    return RawMessage(CREATE.topic, CREATE.partition, offset, CREATE.key, value or VALUE, headers)
 
 
 def with_schema_id(value: bytes, schema_id: int) -> bytes:
@@ -83,10 +80,10 @@ POISONS = {
 def test_a_poison_record_between_two_good_ones_is_one_letter_with_its_bytes(
     kind: str, letters: list[DeadLetter]
 ) -> None:
-    lane, consumer = RecordingLane(), FakeConsumer()
+    lane, consumer = RecordingLane(), FakeChangeSource()
     headers = (("trace", b"abc"),)
     batch = [record(10), record(11, POISONS[kind], headers), record(12)]
-    asyncio.run(runner(lane, FixtureSchemas())._handle(cast(Consumer, consumer), batch))
+    asyncio.run(runner(lane, FixtureSchemas(), consumer)._handle(batch))
     assert lane.offsets == [10, 12]  # both good ones delivered, in order
     (letter,) = letters
     assert letter.payload["offset"] == 11 and "undecodable record" in letter.reason
@@ -99,14 +96,14 @@ def test_a_poison_record_between_two_good_ones_is_one_letter_with_its_bytes(
 def test_an_unknown_schema_id_is_asked_again_then_dead_lettered_and_the_stream_goes_on(
     letters: list[DeadLetter],
 ) -> None:
-    lane, consumer = RecordingLane(), FakeConsumer()
+    lane, consumer = RecordingLane(), FakeChangeSource()
     batch = [record(20), record(21, with_schema_id(VALUE, 999_999)), record(22)]
 
     async def handle() -> None:
-        the_runner = runner(lane, UnknownIds())
+        the_runner = runner(lane, UnknownIds(), consumer)
         for _ in range(UNKNOWN_SCHEMA_TRIES):
             the_runner._deps._failing.clear()  # no backoff between tries in a unit test
-            await the_runner._handle(cast(Consumer, consumer), batch)
+            await the_runner._handle(batch)
 
     asyncio.run(handle())
     # Tried (and sought back) while the id might still appear, then a letter and the rest flows.
@@ -117,14 +114,14 @@ def test_an_unknown_schema_id_is_asked_again_then_dead_lettered_and_the_stream_g
 
 
 def test_a_registry_outage_seeks_back_waits_and_resumes_by_itself(letters: list[DeadLetter]) -> None:
-    lane, consumer = RecordingLane(), FakeConsumer()
+    lane, consumer = RecordingLane(), FakeChangeSource()
     batch = [record(30), record(31)]
 
     async def handle() -> list[float]:
-        the_runner = runner(lane, Down(outages=1))
-        await the_runner._handle(cast(Consumer, consumer), batch)
+        the_runner = runner(lane, Down(outages=1), consumer)
+        await the_runner._handle(batch)
         up = [metrics.DEPENDENCY_UP.labels("registry")._value.get()]
-        await the_runner._handle(cast(Consumer, consumer), batch)  # the next poll reads it again
+        await the_runner._handle(batch)  # the next poll reads it again
         return [*up, metrics.DEPENDENCY_UP.labels("registry")._value.get()]
 
     gauge = asyncio.run(handle())

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.model import Delivery, VendorRequest
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.events import ChangeEvent, SourcePosition
 from cdc_sync.mapping.routes import NOTHING
+from cdc_sync.model.delivery import Delivery, VendorRequest
 from cdc_sync.outbound.envelope import RawMessage
 from cdc_sync.outbound.pipeline import Route
 from cdc_sync.outbound.poison import poison_letter

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from cdc_sync.config import AppConfig, DestinationConfig
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.events import ChangeEvent, SourcePosition
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import build_routes, plan_event
 from cdc_sync.repair.reconcile import (
     FieldDifference,

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from cdc_sync.errors import StackUnavailable
-from cdc_sync.inbound.payloads import InboundEvent
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.outbound.assembly import CONNECT_TIMEOUT_S, state_engine
 from cdc_sync.settings import Settings
 from cdc_sync.store import inbox

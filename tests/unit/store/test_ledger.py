@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cdc_sync.delivery.model import Delivery, Outcome, VendorRequest
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Delivery, Outcome, VendorRequest
 from cdc_sync.store.ledger import COLUMNS, AttemptRow, LedgerWriter, attempt_row
 from cdc_sync.store.tables import deliveries
 

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from cdc_sync.delivery.model import BatchForm, Delivery, Outcome, VendorRequest
-from cdc_sync.delivery.policy import Action, classify
+from cdc_sync.delivery.policy import classify
 from cdc_sync.events import SourcePosition
+from cdc_sync.model.delivery import Action, BatchForm, Delivery, Outcome, VendorRequest
 from cdc_sync.vendors.mailchimp.batch import member_outcomes, segment_body, segment_outcomes
 from cdc_sync.vendors.zendesk.batch import job_outcomes
 

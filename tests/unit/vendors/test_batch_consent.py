@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from cdc_sync.delivery.model import Delivery
 from cdc_sync.events import Op
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import plan_event
 from tests.unit.outbound.test_pipeline import CONTACT, ROUTES, event
 

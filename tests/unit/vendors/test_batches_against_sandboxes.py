@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from cdc_sync.config import DestinationConfig
-from cdc_sync.delivery.model import BatchForm, Delivery
 from cdc_sync.delivery.sender import Lane
 from cdc_sync.events import Op
-from cdc_sync.mapping.routes import Lookups
+from cdc_sync.model.delivery import BatchForm, Delivery
+from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import build_routes, plan_event
 from cdc_sync.sandbox.server import SandboxSettings
 from cdc_sync.vendors.mailchimp.mapper import subscriber_hash

@@ -3,6 +3,7 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -11,6 +12,16 @@ from cdc_sync.events import ChangeEvent, SourcePosition
 
 Method = Literal["GET", "PUT", "POST", "DELETE", "PATCH"]
 Failure = Literal["timeout", "network"]
+
+
+class Action(StrEnum):
+    OK = "ok"
+    RETRY = "retry"  # back off with jitter; counts as a compensation attempt
+    RETRY_AFTER = "retry_after"  # the vendor said when; does not count against the destination
+    DEAD_LETTER = "dead_letter"
+    # The vendor refused our credential: no delivery can succeed, so the destination pauses
+    # (severe alert) and its deliveries are held instead of each becoming a dead letter.
+    PAUSE = "pause"
 
 
 class BatchForm(BaseModel):

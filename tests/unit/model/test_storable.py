@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdc_sync.inbound.storable import REPLACEMENT, check_storable, storable, unstorable
+from cdc_sync.model.storable import REPLACEMENT, check_storable, storable, unstorable
 
 
 @pytest.mark.parametrize(
