@@ -19,7 +19,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -237,11 +237,12 @@ def story_c1(crm: Engine, config: Path) -> None:
     status, csat, csat_last, health = wait_for("the ticket written back", ticket_row, timeout_s=30)
     say(f"   CRM ticket {ticket}: status {status}, csat {csat}/100")
     say(f"   contact profile: csat_last {csat_last}, health score recomputed to {health}")
-    say("   the CRM edits the ticket; an older helpdesk event arrives afterwards:")
-    earlier = datetime.now(UTC) - timedelta(minutes=1)
+    say("   the helpdesk closes the ticket; before its delayed webhook arrives, the CRM reopens it:")
+    closed_at = datetime.now(UTC)
+    time.sleep(3)  # the CRM's edit comes after the helpdesk's, beyond the clocks' allowance
     with crm.begin() as conn:
         conn.execute(text("UPDATE tickets SET status = 'Reopened' WHERE external_id = :t"), {"t": ticket})
-    emit_from_helpdesk(helpdesk_event(ticket, earlier, status="CLOSED"))
+    emit_from_helpdesk(helpdesk_event(ticket, closed_at, status="CLOSED"))
     queued = f"tickets.status row {ticket_id}:"
     wait_for("the conflict", lambda: queued in cdc_sync(config, "conflicts", "list"), timeout_s=30)
     for line in cdc_sync(config, "conflicts", "list").splitlines():
