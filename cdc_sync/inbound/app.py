@@ -29,7 +29,7 @@ from cdc_sync.observability.metrics import WEBHOOK_SIGNATURE_FAILURES, WEBHOOKS
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 30
-# Senders that check the URL with a GET before using it (Mailchimp list webhooks).
+# Senders that check the URL with a GET before using it (a marketing platform's list webhooks).
 URL_CHECKED_SCHEMES: frozenset[Scheme] = frozenset({"url_secret"})
 _MAX_LENGTH_DIGITS = 18  # int() refuses over 4300 digits; anything this long is too large anyway
 

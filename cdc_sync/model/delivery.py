@@ -26,7 +26,7 @@ class Action(StrEnum):
 
 class BatchForm(BaseModel):
     """The same change as one item of the vendor's batch API: requests whose `group` is equal
-    may share one call (e.g. Zendesk `users`, Mailchimp new members, one static segment)."""
+    may share one call (e.g. the users of one upsert job, the members added to one segment)."""
 
     model_config = ConfigDict(frozen=True)
 

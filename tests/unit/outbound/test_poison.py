@@ -9,7 +9,6 @@ import pytest
 
 from cdc_sync.errors import CdcSyncError, SchemaUnknown, StackUnavailable
 from cdc_sync.observability import metrics
-from cdc_sync.outbound import runner as runner_module
 from cdc_sync.outbound.envelope import UNKNOWN_SCHEMA_TRIES, RawMessage
 from cdc_sync.outbound.poison import poison_letter, stored_record
 from cdc_sync.store.dead_letters import DeadLetter
@@ -32,18 +31,6 @@ def record(offset: int, value: bytes | None = None, headers: Headers = ()) -> Ra
 
 def with_schema_id(value: bytes, schema_id: int) -> bytes:
     return value[:1] + schema_id.to_bytes(4, "big") + value[5:]
-
-
-@pytest.fixture
-def letters(monkeypatch: pytest.MonkeyPatch) -> list[DeadLetter]:
-    written: list[DeadLetter] = []
-
-    def add(engine: Any, letter: DeadLetter) -> int:
-        written.append(letter)
-        return len(written)
-
-    monkeypatch.setattr(runner_module, "add_dead_letter", add)
-    return written
 
 
 class UnknownIds(FixtureSchemas):

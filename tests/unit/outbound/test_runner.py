@@ -5,7 +5,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -60,17 +60,9 @@ class NoLedger:
         pass
 
 
-@pytest.fixture
-def letters(monkeypatch: pytest.MonkeyPatch) -> list[DeadLetter]:
-    written: list[DeadLetter] = []
-
-    def add(engine: Any, letter: DeadLetter) -> int:
-        written.append(letter)
-        return len(written)
-
-    monkeypatch.setattr(runner_module, "add_dead_letter", add)
+@pytest.fixture(autouse=True)
+def unsettled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner_module, "settle_process", lambda: None)  # process-wide: not in a unit test
-    return written
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
