@@ -25,7 +25,8 @@ import orjson
 from sqlalchemy import Engine, text
 
 from bench.figures import percentiles
-from cdc_sync.signing import signed_headers, zendesk_signed_headers
+from cdc_sync.signing import signed_headers
+from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 
 BASE_URL = "http://127.0.0.1:8000"
 CONTACTS, TICKETS, ORDERS = 2000, 200, 100

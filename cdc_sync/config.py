@@ -4,67 +4,28 @@ Path from `--config` or `CDC_SYNC_CONFIG`. Secrets are never in it: a destinatio
 environment variable (or secret file) that holds its credential.
 """
 
-import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from cdc_sync.errors import ConfigError
-from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
+from cdc_sync.model.config import DestinationConfig, Frozen, Owner, SourceConfig
+from cdc_sync.vendors import registry
 
-Owner = Literal["crm", "marketing", "helpdesk", "erp", "callcenter", "both"]
-DestinationKind = Literal["mailchimp", "zendesk", "webhook"]
+__all__ = ["AppConfig", "DestinationConfig", "DestinationKind", "Owner", "SourceConfig", "load_config"]
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DestinationConfig(_Frozen):
-    kind: DestinationKind
-    system: Owner
-    base_url: str
-    tables: tuple[str, ...]
-    credential_env: str | None = None
-    credential_file: Path | None = None
-    list_id: str | None = None  # mailchimp audience
-    agent_email: str | None = None  # zendesk API user
-    path: str = "/"  # webhook destination
-    rate_limit_per_s: float = Field(default=10.0, gt=0)
-    rate_target: float = Field(default=0.8, gt=0, le=1)
-    latency_threshold_s: float = Field(default=3.0, gt=0)
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_compensations: int = Field(default=3, ge=0)
-    max_concurrency: int = Field(default=16, ge=1)
-    backoff_base_s: float = Field(default=0.5, gt=0)
-    backoff_cap_s: float = Field(default=30.0, gt=0)
-    retry_after_cap_s: float = Field(default=300.0, gt=0)  # the longest Retry-After obeyed
-    # 429s for longer than this count as failures (compensation, then escalation and pause).
-    max_throttled_s: float = Field(default=600.0, gt=0)
-    # Batching where the vendor's API has a consent-safe batch form: wait up to batch_window_s
-    # for more deliveries of the same kind, at most batch_max (default and cap: the vendor's own
-    # limit; 1 turns batching off). A webhook receiver gets batches only when batch_max > 1.
-    batch_max: int | None = Field(default=None, ge=1)
-    batch_window_s: float = Field(default=0.02, ge=0, le=1)
-
-    def credential(self, name: str) -> SecretStr:
-        """The destination's secret, from its environment variable or secret file."""
-        if self.credential_env and os.environ.get(self.credential_env):
-            return SecretStr(os.environ[self.credential_env])
-        if self.credential_file is not None and self.credential_file.is_file():
-            return SecretStr(self.credential_file.read_text().strip())
-        where = self.credential_env or self.credential_file or "credential_env / credential_file"
-        raise ConfigError(f"destination {name}: no credential in {where}")
+DestinationKind = str
+"""A destination's `kind`: the name of a vendor in the registry that takes deliveries."""
 
 
-class NotificationConfig(_Frozen):
+class NotificationConfig(Frozen):
     url: str | None = None
     recipients: dict[str, str] = Field(default_factory=dict)
 
 
-class ConsumerConfig(_Frozen):
+class ConsumerConfig(Frozen):
     group_id: str = "cdc-sync-outbound"
     metrics_port: int | None = 9108
     poll_batch: int = Field(default=500, ge=1)
@@ -77,7 +38,7 @@ def _crm_owns_everything() -> dict[str, Owner]:
     return {"*": "crm"}
 
 
-class ReconcileConfig(_Frozen):
+class ReconcileConfig(Frozen):
     """Reconciliation inside `cdc-sync run`: off unless `interval_s` is set.
 
     `fix = true` pushes corrections without asking: the config is the operator's approval.
@@ -88,16 +49,16 @@ class ReconcileConfig(_Frozen):
     sample: int | None = Field(default=None, ge=1)  # contacts per pass; None compares all
 
 
-class ServerConfig(_Frozen):
+class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
 
 
 def _default_sources() -> dict[str, SourceConfig]:
-    return dict(DEFAULT_SOURCES)
+    return dict(registry.DEFAULT_SOURCES)
 
 
-class AppConfig(_Frozen):
+class AppConfig(Frozen):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=_default_sources)
     server: ServerConfig = ServerConfig()
@@ -112,7 +73,52 @@ class AppConfig(_Frozen):
     def _has_default(cls, rules: dict[str, Owner]) -> dict[str, Owner]:
         if "*" not in rules:
             raise ValueError('authority needs a "*" default owner')
+        _check_owners(rules.values())
         return rules
+
+    @field_validator("destinations")
+    @classmethod
+    def _known_kinds(cls, destinations: dict[str, DestinationConfig]) -> dict[str, DestinationConfig]:
+        """Kinds and their own settings are what the vendor registry has."""
+        for name, destination in destinations.items():
+            _check_destination(name, destination)
+        return destinations
+
+    @field_validator("sources")
+    @classmethod
+    def _known_schemes(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        for name, source in sources.items():
+            if source.scheme not in registry.VERIFIER_SCHEMES:
+                known = ", ".join(sorted(registry.VERIFIER_SCHEMES))
+                raise ValueError(f"source {name}: no signing scheme {source.scheme!r}; known: {known}")
+            _check_owners([source.system])
+        return sources
+
+
+def _check_owners(owners: Iterable[str]) -> None:
+    unknown = sorted(set(owners) - registry.OWNERS)
+    if unknown:
+        raise ValueError(f"unknown system {', '.join(unknown)}; known: {', '.join(sorted(registry.OWNERS))}")
+
+
+def _check_destination(name: str, destination: DestinationConfig) -> None:
+    try:
+        registry.check_options(destination.kind, destination.options)
+    except (ConfigError, ValueError) as exc:
+        raise ValueError(f"destination {name}: {_one_line(exc)}") from None
+    _check_owners([destination.system])
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    place = ".".join(map(str, loc))
+    message = message.removeprefix("Value error, ")
+    return f"{place}: {message}" if place else message
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())
+    return str(exc)
 
 
 def load_config(path: Path) -> AppConfig:
@@ -123,5 +129,4 @@ def load_config(path: Path) -> AppConfig:
     try:
         return AppConfig.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {_one_line(exc)}") from exc

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from hypothesis import strategies as st
 
 from bench.fuzz.hostile import POISON, Json, json_bytes, maybe_spliced, mutated, poisoned, texts
-from cdc_sync.inbound.sources import Scheme
-from cdc_sync.signing import signed_headers, zendesk_signed_headers
+from cdc_sync.signing import signed_headers
+from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 
 Signing = Literal[
     "valid", "valid_among_junk", "unsigned", "wrong_secret", "tampered", "stale", "future", "junk"
@@ -335,13 +335,13 @@ def _secret_query(case: Case, secret: str) -> str:
     return urlencode([("secret", value) for value in given], errors="surrogatepass")
 
 
-SIGNERS: dict[Scheme, Callable[[Case, str, float], dict[str, str]]] = {
+SIGNERS: dict[str, Callable[[Case, str, float], dict[str, str]]] = {
     "standard_webhooks": _standard,
     "zendesk": _zendesk,
 }
 
 
-def signed(case: Case, scheme: Scheme, secret: str, now: float) -> Signed:
+def signed(case: Case, scheme: str, secret: str, now: float) -> Signed:
     """The request's headers and query for the source's scheme, as the case's signing asks."""
     wrong = secret if case.signing != "wrong_secret" else _wrong(scheme, secret)
     headers: dict[str, str] = {}
@@ -354,5 +354,5 @@ def signed(case: Case, scheme: Scheme, secret: str, now: float) -> Signed:
     return Signed(pairs, query)
 
 
-def _wrong(scheme: Scheme, secret: str) -> str:
+def _wrong(scheme: str, secret: str) -> str:
     return "whsec_" + "d3Jvbmcgc2VjcmV0" if scheme == "standard_webhooks" else secret + "x"

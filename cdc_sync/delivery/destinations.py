@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.http import Answer, Headers, HttpPort
 from cdc_sync.delivery.ratelimit import RateLimiter
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.delivery import Delivery, Outcome
 
 Signer = Callable[[str, bytes], Headers]

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.batching import BatchWindow
 from cdc_sync.delivery.destinations import Destination
 from cdc_sync.delivery.policy import backoff_s, classify, retry_after_s
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.delivery import Action, Delivery, Outcome, supersedes
 
 Done = Callable[[], None]

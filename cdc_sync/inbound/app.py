@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, SignatureInvalid, StackUnavailable
-from cdc_sync.inbound.payloads import FORMATS, BadPayload, PayloadProblem, check_media_type, parse
-from cdc_sync.inbound.sources import Scheme, SourceConfig
-from cdc_sync.inbound.verifiers import Verifier, build_verifier
+from cdc_sync.inbound.payloads import BadPayload, PayloadProblem
+from cdc_sync.inbound.sources import FORMATS, build_verifier, check_media_type, parse
+from cdc_sync.inbound.verifiers import Verifier
+from cdc_sync.model.config import SourceConfig
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability.metrics import WEBHOOK_SIGNATURE_FAILURES, WEBHOOKS
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 30
 # Senders that check the URL with a GET before using it (a marketing platform's list webhooks).
-URL_CHECKED_SCHEMES: frozenset[Scheme] = frozenset({"url_secret"})
+URL_CHECKED_SCHEMES: frozenset[str] = frozenset({"url_secret"})
 _MAX_LENGTH_DIGITS = 18  # int() refuses over 4300 digits; anything this long is too large anyway
 
 Outcome = Literal[

@@ -1,47 +1,51 @@
-"""Which vendors may call us, how each proves who it is, and where its secrets are.
+"""The webhook sources the registered vendors bring, looked up by name: which vendors may call us,
+how each proves who it is (its verifier, with the secrets from the environment) and how its bodies
+read (its payload format).
 
 Secrets live in environment variables only; a source names one or two of them (the current
 secret and, during a rotation, the next one) so both are accepted while the vendor switches over.
 """
 
-import os
-from collections.abc import Mapping
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing import Any
 
 from cdc_sync.errors import ConfigError
+from cdc_sync.inbound.payloads import PayloadFormat
+from cdc_sync.inbound.verifiers import Verifier
+from cdc_sync.model.config import SourceConfig
+from cdc_sync.model.inbound import InboundEvent
+from cdc_sync.vendors.registry import DEFAULT_SOURCES, SOURCES, VERIFIER_SCHEMES
 
-Scheme = Literal["standard_webhooks", "zendesk", "url_secret"]
-System = Literal["marketing", "helpdesk", "erp"]
+__all__ = ["DEFAULT_SOURCES", "FORMATS", "SourceConfig", "build_verifier", "check_media_type", "parse"]
 
-
-class SourceConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    scheme: Scheme
-    system: System
-    secret_envs: tuple[str, ...] = Field(min_length=1, max_length=2)
-    tolerance_s: float = Field(default=300, gt=0)
-    max_body_bytes: int = Field(default=256_000, gt=0)
-
-    def secrets(self, environ: Mapping[str, str] | None = None) -> list[SecretStr]:
-        """The configured secrets that are set (unset or empty variables are skipped)."""
-        env = os.environ if environ is None else environ
-        found = [SecretStr(env[name]) for name in self.secret_envs if env.get(name)]
-        if not found:
-            raise ConfigError(f"no webhook secret set: export {' or '.join(self.secret_envs)}")
-        return found
+FORMATS: dict[str, PayloadFormat[Any]] = {name: source.payload for name, source in SOURCES.items()}
 
 
-def _rotating(scheme: Scheme, system: System, env: str) -> SourceConfig:
-    return SourceConfig(scheme=scheme, system=system, secret_envs=(env, f"{env}_NEXT"))
+def build_verifier(config: SourceConfig) -> Verifier:
+    """The verifier for a source, with its secrets read from the environment now (ConfigError if none)."""
+    factory = VERIFIER_SCHEMES.get(config.scheme)
+    if factory is None:
+        raise ConfigError(
+            f"no signing scheme {config.scheme!r}; known: {', '.join(sorted(VERIFIER_SCHEMES))}"
+        )
+    secrets = tuple(secret.get_secret_value() for secret in config.secrets())
+    try:
+        return factory(secrets, config.tolerance_s)
+    except ValueError as exc:
+        raise ConfigError(f"{' / '.join(config.secret_envs)}: {exc}") from exc
 
 
-DEFAULT_SOURCES: dict[str, SourceConfig] = {
-    "helpdesk": _rotating("zendesk", "helpdesk", "CDC_SYNC_HELPDESK_WEBHOOK_SECRET"),
-    "erp": _rotating("standard_webhooks", "erp", "CDC_SYNC_ERP_WEBHOOK_SECRET"),
-    # Engagement events (opens, clicks) arrive signed; Mailchimp's list webhooks cannot be signed.
-    "marketing": _rotating("standard_webhooks", "marketing", "CDC_SYNC_MARKETING_WEBHOOK_SECRET"),
-    "marketing-lists": _rotating("url_secret", "marketing", "CDC_SYNC_MARKETING_LIST_SECRET"),
-}
+def payload_format(source: str) -> PayloadFormat[Any]:
+    try:
+        return FORMATS[source]
+    except KeyError:
+        raise ConfigError(f"no payload format for webhook source {source!r}") from None
+
+
+def check_media_type(source: str, content_type: str) -> None:
+    payload_format(source).check_media_type(source, content_type)
+
+
+def parse(source: str, content_type: str, body: bytes) -> InboundEvent:
+    """The event in a webhook body; BadPayload says why there is none."""
+    check_media_type(source, content_type)
+    return payload_format(source).parse(source, body)

@@ -1,4 +1,5 @@
-"""The verifier port: is this request provably from the vendor, and recent? One adapter per scheme.
+"""The verifier port: is this request provably from the vendor, and recent? One adapter per scheme
+(the shared ones here, a vendor's own in its folder).
 
 Adapters hold resolved secrets (all configured ones are accepted, for rotation), look headers up
 case-insensitively and raise `SignatureInvalid` with a short reason; they never raise anything else
@@ -10,9 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cdc_sync.errors import ConfigError, SignatureInvalid
-from cdc_sync.inbound.sources import Scheme, SourceConfig
-from cdc_sync.signing import secret_bytes, verify_any, zendesk_verify
+from cdc_sync.errors import SignatureInvalid
+from cdc_sync.signing import secret_bytes, verify_any
 
 URL_SECRET_PARAMETER = "secret"
 
@@ -40,15 +40,6 @@ class StandardWebhooksVerifier:
 
 
 @dataclass(frozen=True)
-class ZendeskVerifier:
-    secrets: Sequence[str] = field(repr=False)
-    tolerance_s: float
-
-    def verify(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], now: float) -> None:
-        zendesk_verify(self.secrets, _by_lower_name(headers), body, now=now, tolerance_s=self.tolerance_s)
-
-
-@dataclass(frozen=True)
 class UrlSecretVerifier:
     """For senders that cannot sign (Mailchimp list webhooks): the URL carries a shared secret.
 
@@ -69,17 +60,11 @@ class UrlSecretVerifier:
             raise SignatureInvalid(f"{URL_SECRET_PARAMETER} query parameter does not match")
 
 
-VERIFIERS: dict[Scheme, Callable[[Sequence[str], float], Verifier]] = {
+VerifierFactory = Callable[[Sequence[str], float], Verifier]
+"""(secrets, tolerance in seconds) → the verifier of one scheme."""
+
+SCHEMES: dict[str, VerifierFactory] = {
     "standard_webhooks": StandardWebhooksVerifier,
-    "zendesk": ZendeskVerifier,
     "url_secret": UrlSecretVerifier,
 }
-
-
-def build_verifier(config: SourceConfig) -> Verifier:
-    """The verifier for a source, with its secrets read from the environment now (ConfigError if none)."""
-    secrets = tuple(secret.get_secret_value() for secret in config.secrets())
-    try:
-        return VERIFIERS[config.scheme](secrets, config.tolerance_s)
-    except ValueError as exc:
-        raise ConfigError(f"{' / '.join(config.secret_envs)}: {exc}") from exc
+"""The schemes every vendor may use; a vendor with a scheme of its own brings it (`Vendor.schemes`)."""

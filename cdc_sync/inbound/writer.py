@@ -21,14 +21,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from cdc_sync.config import Owner
 from cdc_sync.delivery.policy import backoff_s
 from cdc_sync.errors import RetryableError
-from cdc_sync.inbound.handlers import HANDLERS, Applied
+from cdc_sync.inbound.handlers import plan_write
 from cdc_sync.inbound.ordering import EntityGate
-from cdc_sync.inbound.writes import WriteScope
+from cdc_sync.inbound.writes import Applied
+from cdc_sync.model.config import Owner
 from cdc_sync.observability import metrics
 from cdc_sync.store import inbox
+from cdc_sync.store.crm_writes import SqlCrmReads, apply_plan
 from cdc_sync.store.db_errors import failure_of, reason_of
 
 log = logging.getLogger(__name__)
@@ -85,30 +86,27 @@ class Writer:
             (one, apply(conn, one, origin)) for one in claimed if gate.admits(one.inbox_id, one.event.entity)
         ]
 
-    def _scope(self, conn: Connection, claimed: inbox.Claimed, origin: "_Origin") -> WriteScope:
-        system = self.systems.get(claimed.event.source, claimed.event.source)
-        origin.set(system)
-        return WriteScope(conn, claimed.event, system, self.authority)
-
     def _together(self, conn: Connection, claimed: inbox.Claimed, origin: "_Origin") -> Applied:
-        return self._handle(self._scope(conn, claimed, origin))
+        return self._handle(conn, claimed, origin)
 
     def _isolated(self, conn: Connection, claimed: inbox.Claimed, origin: "_Origin") -> Applied:
         """The event in its own savepoint: its outcome, or rejected with what it raised."""
         try:
             with conn.begin_nested():
                 origin.forget()  # a rolled-back savepoint takes the origin setting with it
-                return self._handle(self._scope(conn, claimed, origin))
+                return self._handle(conn, claimed, origin)
         except Exception as exc:
             _raise_if_transient(conn, exc)
             log.debug("inbox %s raised", claimed.inbox_id, exc_info=True)  # its one line is _observe's
             return Applied("rejected", f"cannot apply {claimed.event.kind}: {reason_of(exc)}")
 
-    def _handle(self, scope: WriteScope) -> Applied:
-        handler = HANDLERS.get(scope.event.kind)
-        if handler is None:
-            return Applied("rejected", f"no handler for {scope.event.kind}")
-        return handler(scope)
+    def _handle(self, conn: Connection, claimed: inbox.Claimed, origin: "_Origin") -> Applied:
+        """Decide the event's plan on what the CRM holds now, then carry it out."""
+        system = self.systems.get(claimed.event.source, claimed.event.source)
+        plan = plan_write(claimed.event, system, self.authority, SqlCrmReads(conn))
+        origin.set(system)
+        apply_plan(conn, plan)
+        return Applied(plan.status, plan.detail)
 
     async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         """Apply batches until `stop`; between them sleep until woken, or `idle_s` at most; after a

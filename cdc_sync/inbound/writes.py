@@ -1,66 +1,69 @@
-"""CRM writes on a vendor's behalf, inside the writer's transaction: authority and staleness
-checked per field (rules.staleness), conflicts recorded instead of applied, stale writes skipped,
-tasks and timeline entries added."""
+"""The decisions behind CRM writes on a vendor's behalf, pure: authority and staleness checked per
+field (rules.staleness), conflicts recorded instead of applied, stale writes skipped, tasks and
+timeline entries added — all into the event's `WritePlan`, which the store applies afterwards.
 
-import json
+Handlers read the CRM through `CrmReads` (rows locked for the writer's transaction); in tests a
+dict-backed fake stands in for it."""
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, insert, text
-
-from cdc_sync.config import Owner
 from cdc_sync.events import entity_name
 from cdc_sync.mapping.normalize import json_safe
+from cdc_sync.model.config import Owner
 from cdc_sync.model.inbound import InboundEvent
+from cdc_sync.model.writes import (
+    ActivityEntry,
+    AuditEntry,
+    ConflictEntry,
+    FieldVersions,
+    NewRow,
+    Row,
+    RowUpdate,
+    Status,
+    TaskEntry,
+    WritePlan,
+)
 from cdc_sync.rules.authority import may_write
 from cdc_sync.rules.staleness import FieldWrite, crm_changed_after, judge_field, older_than_applied
-from cdc_sync.store import field_versions
-from cdc_sync.store.audit import audit_in
-from cdc_sync.store.tables import conflicts
 
-# Table and column names are interpolated into SQL, so they come from these sets only.
-_TABLES = frozenset(
-    {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
-)
-_KEYS = frozenset({"id", "external_id", "contact_id", "order_no", "contract_no"})
+
+class CrmReads(Protocol):
+    def row(self, table: str, column: str, value: Any) -> Row | None:
+        """The row whose `column` is `value`, locked until the writer's transaction ends."""
+
+    def contact_by_email(self, email: str) -> Row | None:
+        """The most recently updated contact with this address (any case), locked."""
+
+    def applied_times(self, table: str, key: str, fields: list[str]) -> dict[str, datetime]:
+        """field → the time of the newest vendor event applied to it."""
+
+    def has_activity(self, source: str, event_id: str) -> bool:
+        """A timeline entry for this event is already there."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    status: Status
+    detail: str
 
 
 @dataclass(frozen=True)
 class WriteScope:
-    conn: Connection
+    reads: CrmReads
     event: InboundEvent
     system: str
     authority: Mapping[str, Owner]
+    plan: WritePlan
 
-
-def row_by(scope: WriteScope, table: str, column: str, value: Any) -> dict[str, Any] | None:
-    """The row, locked for this transaction (the writer decides on what it read)."""
-    assert table in _TABLES and column in _KEYS
-    found = (
-        scope.conn.execute(text(f"SELECT * FROM {table} WHERE {column} = :v FOR UPDATE"), {"v": value})
-        .mappings()
-        .first()
-    )
-    return dict(found) if found else None
-
-
-def _conflict(
-    scope: WriteScope, table: str, row: Mapping[str, Any], field: str, value: Any, reason: str
-) -> None:
-    scope.conn.execute(
-        insert(conflicts).values(
-            source=scope.event.source,
-            event_id=scope.event.event_id,
-            table_name=table,
-            row_id=int(row[_key_of(row)]),
-            field=field,
-            crm_value=json_safe(row.get(field)),
-            vendor_value=json_safe(value),
-            reason=reason,
-        )
-    )
+    @classmethod
+    def of(
+        cls, reads: CrmReads, event: InboundEvent, system: str, authority: Mapping[str, Owner]
+    ) -> "WriteScope":
+        plan = WritePlan(event.source, event.event_id, system, event.occurred_at)
+        return cls(reads, event, system, authority, plan)
 
 
 @dataclass(frozen=True)
@@ -89,36 +92,30 @@ class Guarded:
 
 
 def guarded_update(
-    scope: WriteScope,
-    table: str,
-    row: Mapping[str, Any],
-    changes: Mapping[str, Any],
-    check_stale: bool = True,
+    scope: WriteScope, table: str, row: Row, changes: Mapping[str, Any], check_stale: bool = True
 ) -> Guarded:
     """Apply the vendor's changes it may make and that are not older than what each field has;
     record the conflicting ones for review; remember the event's time for the fields it set.
     Without `check_stale` (an opt-out wins whatever its age) only authority is checked."""
-    assert table in _TABLES
-    key, event = str(row[_key_of(row)]), scope.event
-    applied = field_versions.applied_times(scope.conn, table, key, list(changes)) if check_stale else {}
+    key, event = str(row[key_of(row)]), scope.event
+    applied = scope.reads.applied_times(table, key, list(changes)) if check_stale else {}
     newer = crm_changed_after(row.get("updated_at"), row.get("sync_origin"), scope.system, event.occurred_at)
     judged = _judge(scope, table, row, changes, applied, newer if check_stale else None)
     guarded = Guarded.of(judged)
     for name in guarded.conflicted:
         _conflict(scope, table, row, name, changes[name], judged[name].reason or "")
     if guarded.applied:
-        _update(scope, table, row, {name: changes[name] for name in guarded.applied})
-    written = [name for name, write in judged.items() if write.records_version]
-    field_versions.record_applied(
-        scope.conn, table, key, written, event.occurred_at, event.source, event.event_id
-    )
+        update(scope, table, row, {name: changes[name] for name in guarded.applied})
+    written = tuple(name for name, write in judged.items() if write.records_version)
+    if written:
+        scope.plan.versions.append(FieldVersions(table, key, written, event.occurred_at))
     return guarded
 
 
 def _judge(
     scope: WriteScope,
     table: str,
-    row: Mapping[str, Any],
+    row: Row,
     changes: Mapping[str, Any],
     applied: Mapping[str, datetime],
     crm_newer: str | None,
@@ -140,69 +137,63 @@ def _judge(
     }
 
 
-def _key_of(row: Mapping[str, Any]) -> str:
+def key_of(row: Mapping[str, Any]) -> str:
     """The written tables are keyed by `id`, except the one row per contact of `subscriptions`."""
     return "id" if "id" in row else "contact_id"
 
 
-def _update(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-    key = _key_of(row)
-    assignments = ", ".join(f"{field} = :{field}" for field in values)
-    scope.conn.execute(
-        text(f"UPDATE {table} SET {assignments} WHERE {key} = :_key"), {**values, "_key": row[key]}
-    )
-    _audit(scope, table, row, values)
+def _conflict(scope: WriteScope, table: str, row: Row, field: str, value: Any, reason: str) -> None:
+    row_id = int(row[key_of(row)])
+    entry = ConflictEntry(table, row_id, field, json_safe(row.get(field)), json_safe(value), reason)
+    scope.plan.conflicts.append(entry)
 
 
-def _audit(scope: WriteScope, table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-    """Every vendor write to the CRM, in its transaction; consent changes under the contact's name."""
+def update(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any], audited: bool = True) -> None:
+    """Set `values` on the row; audited unless it is a figure the CRM derives itself."""
+    key = key_of(row)
+    scope.plan.updates.append(RowUpdate(table, key, row[key], dict(values)))
+    if audited:
+        _audit(scope, table, row, values)
+
+
+def _audit(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any]) -> None:
+    """Every vendor write to the CRM; consent changes under the contact's name."""
     consent = table == "subscriptions"
-    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[_key_of(row)]])
+    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[key_of(row)]])
     before = json_safe({field: row.get(field) for field in values})
     details = {"source": scope.event.source, "event_id": scope.event.event_id, "table": table}
     action = "subscription.change" if consent else "crm.update"
-    audit_in(scope.conn, scope.system, action, obj, before, json_safe(dict(values)), details)
+    scope.plan.audits.append(AuditEntry(action, obj, before, json_safe(dict(values)), details))
+
+
+def create(scope: WriteScope, table: str, values: Mapping[str, Any]) -> Row:
+    """A new row, as the handler may go on to judge it: the trigger marks it as the vendor's."""
+    scope.plan.creates.append(NewRow(table, dict(values)))
+    return {**values, "sync_origin": scope.system, "updated_at": None}
 
 
 def add_task(
     scope: WriteScope, kind: str, role: str, title: str, related: str, contact_id: Any = None
 ) -> None:
-    related_type, _, related_id = related.partition(":")
-    scope.conn.execute(
-        text(
-            "INSERT INTO tasks (kind, assignee_role, title, related_type, related_id, contact_id, due_at) "
-            "VALUES (:kind, :role, :title, :rtype, :rid, :contact, now() + interval '2 days')"
-        ),
-        {
-            "kind": kind,
-            "role": role,
-            "title": title,
-            "rtype": related_type,
-            "rid": related_id,
-            "contact": contact_id,
-        },
-    )
+    scope.plan.tasks.append(TaskEntry(kind, role, title, related, contact_id))
 
 
 def add_activity(
-    scope: WriteScope, kind: str, contact_id: Any, details: Mapping[str, Any], campaign_id: Any = None
+    scope: WriteScope, kind: str, contact_id: Any, details: Mapping[str, Any], campaign_id: str | None = None
 ) -> bool:
     """A timeline entry, once per (source, event id); False if it was already there."""
-    inserted = scope.conn.execute(
-        text(
-            "INSERT INTO activities "
-            "(contact_id, kind, source, source_event_id, campaign_id, occurred_at, details) "
-            "VALUES (:contact, :kind, :source, :event_id, :campaign, :at, CAST(:details AS jsonb)) "
-            "ON CONFLICT (source, source_event_id) DO NOTHING RETURNING id"
-        ),
-        {
-            "contact": contact_id,
-            "kind": kind,
-            "source": scope.event.source,
-            "event_id": scope.event.event_id,
-            "campaign": campaign_id,
-            "at": scope.event.occurred_at,
-            "details": json.dumps(json_safe(dict(details))),
-        },
-    ).first()
-    return inserted is not None
+    if scope.reads.has_activity(scope.event.source, scope.event.event_id):
+        return False
+    scope.plan.activities.append(ActivityEntry(kind, contact_id, json_safe(dict(details)), campaign_id))
+    return True
+
+
+def outcome(guarded: Guarded, detail: str) -> Applied:
+    if guarded.conflicted:
+        return Applied(
+            "conflict", f"{detail}; not applied, in the review queue: {', '.join(guarded.conflicted)}"
+        )
+    if guarded.stale:
+        older = "; ".join(f"{name}: {reason}" for name, reason in guarded.stale.items())
+        return Applied("stale", f"{detail}; not applied, the CRM has newer: {older}")
+    return Applied("done", detail)

@@ -100,6 +100,12 @@ class TagResult:
     rejected: tuple[str, ...]
 
 
+def email_key(raw: object) -> str:
+    """The one key addresses are matched by, everywhere (vendor payloads, lookups, batch replies):
+    trimmed and lower-cased, not syntax-checked (`normalize_email` does that)."""
+    return str(raw or "").strip().lower()
+
+
 def normalize_email(raw: str | None) -> str:
     """Trimmed, lower-cased and syntax-checked; never looks the domain up (pure)."""
     return check_email(raw).accepted()

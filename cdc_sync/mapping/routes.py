@@ -4,9 +4,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.events import ChangeEvent, Row
 from cdc_sync.mapping.normalized import NormalizedFields
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.delivery import Delivery, VendorRequest, delivery_for
 from cdc_sync.model.lookups import Lookups
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, MetaData, Table, and_, select, text, tuple_
 from sqlalchemy.exc import NoSuchTableError
 
-from cdc_sync.config import Owner
 from cdc_sync.errors import RejectedEvent
 from cdc_sync.events import ChangeEvent, Row, SourcePosition
+from cdc_sync.model.config import Owner
 from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import EventPlan, Route, lookup_ids, plan_event
 from cdc_sync.store.crm import fetch_lookups

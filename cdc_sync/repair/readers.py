@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.http import Answer, open_port
 from cdc_sync.delivery.policy import backoff_s, classify, retry_after_s
 from cdc_sync.delivery.ratelimit import RateLimiter
 from cdc_sync.errors import CdcSyncError, ConfigError
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.delivery import Action, Outcome, VendorRequest
 from cdc_sync.vendors.plugin import VendorReader
 from cdc_sync.vendors.registry import credentials, destination_kind

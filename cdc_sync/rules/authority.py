@@ -7,7 +7,7 @@ sends a destination only fields the CRM owns (or shares), never one the destinat
 from collections.abc import Mapping
 from typing import Any
 
-from cdc_sync.config import Owner
+from cdc_sync.model.config import Owner
 
 _OUTBOUND_OWNERS: frozenset[str] = frozenset({"crm", "both"})
 

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import orjson
 import psycopg
@@ -20,12 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.model.inbound import InboundEvent, readable
 from cdc_sync.model.storable import storable
+from cdc_sync.model.writes import Status
 from cdc_sync.store.db_errors import failure_of, reason_of
 from cdc_sync.store.tables import SCHEMA, inbox
 
+__all__ = ["Status"]  # the inbox stores how each event ended
+
 log = logging.getLogger(__name__)
 
-Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected", "stale"]
 INBOX_CHANNEL = "cdc_sync_inbox"
 
 # One statement for a whole batch; ORDER BY n keeps the ids (the writer's order) in receipt order.

@@ -2,20 +2,23 @@
 
 Each vendor folder (`vendors/<name>/plugin.py`) builds one `Vendor`; `vendors/registry.py` lists
 them. The core asks the registry, never a vendor module, so adding a vendor touches its folder
-and one line of the registry. The inbound side (verifiers, payloads, handlers) is still in
-`cdc_sync/inbound/`.
+and one line of the registry.
 """
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel
 from starlette.applications import Starlette
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import BatchApi, Signer
 from cdc_sync.delivery.http import Headers
+from cdc_sync.inbound.payloads import PayloadFormat
+from cdc_sync.inbound.verifiers import VerifierFactory
+from cdc_sync.inbound.writes import Applied, WriteScope
 from cdc_sync.mapping.routes import TableMapper
+from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.model.delivery import Delivery
 from cdc_sync.repair.reconcile import Record
 
@@ -76,6 +79,18 @@ class SandboxApp:
     create: Callable[["SandboxSettings"], Starlette]
 
 
+Handler = Callable[[WriteScope], Applied]
+"""One kind of vendor event → what it does to the CRM, decided into `scope.plan` (pure)."""
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """One way the vendor calls us, at `/webhooks/<name>`: its default config and its payload."""
+
+    config: SourceConfig
+    payload: PayloadFormat[Any]
+
+
 def _no_batches(config: DestinationConfig) -> BatchApi | None:
     return None
 
@@ -83,9 +98,12 @@ def _no_batches(config: DestinationConfig) -> BatchApi | None:
 @dataclass(frozen=True)
 class Vendor:
     """One vendor kind and everything the core needs from it. Only `name` is required: the ERP
-    has no destination kind of its own (it receives signed webhooks), only a sandbox."""
+    has no destination kind of its own (it receives signed webhooks), only webhooks and a sandbox."""
 
     name: str
+    system: str | None = None  # the system it speaks for, an owner in the authority rules
+    # Destination settings of this kind beyond the common ones (validated with extra="forbid").
+    options: type[BaseModel] | None = None
     # Destination side (a `kind` of the config) when credentials are given.
     credentials: Credentials | None = None
     mappers: Mapping[str, TableMapper] = field(default_factory=dict)  # table → mapper
@@ -95,6 +113,10 @@ class Vendor:
     reader: ReaderFactory | None = None  # None: write-only, cannot be reconciled
     reconciliation: Reconciliation | None = None
     sandbox: SandboxApp | None = None
+    # Inbound side: the webhook sources it calls, the event kinds they carry, its own schemes.
+    sources: Mapping[str, WebhookSource] = field(default_factory=dict)
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
 
     def mapper_for(self, table: str) -> TableMapper | None:
         return self.any_table or self.mappers.get(table)

@@ -1,19 +1,20 @@
 """The only list of vendors. The core looks a vendor up here (by the destination `kind` of the
 config, or by its sandbox name) instead of keeping a table of its own.
 
-Adding a vendor: a folder `vendors/<name>/` whose `plugin.py` builds a `Vendor`, one line in
-`VENDORS`, and its name in `config.DestinationKind` if it is a destination kind.
+Adding a vendor: a folder `vendors/<name>/` whose `plugin.py` builds a `Vendor`, and one line in
+`VENDORS`.
 """
 
 import httpx
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import HttpDestination
 from cdc_sync.delivery.http import open_port
 from cdc_sync.errors import ConfigError
+from cdc_sync.inbound.verifiers import SCHEMES, VerifierFactory
+from cdc_sync.model.config import CORE_OWNERS, DestinationConfig, SourceConfig
 from cdc_sync.vendors.erp import plugin as erp_plugin
 from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
-from cdc_sync.vendors.plugin import Credentials, SandboxApp, Vendor
+from cdc_sync.vendors.plugin import Credentials, Handler, SandboxApp, Vendor, WebhookSource
 from cdc_sync.vendors.webhook import plugin as webhook_plugin
 from cdc_sync.vendors.zendesk import plugin as zendesk_plugin
 
@@ -26,6 +27,19 @@ REMOVALS: frozenset[str] = frozenset().union(*(vendor.removals for vendor in VEN
 SANDBOXES: dict[str, SandboxApp] = {
     vendor.sandbox.name: vendor.sandbox for vendor in VENDORS.values() if vendor.sandbox is not None
 }
+# Inbound: webhook sources by name, event kinds → handlers, signing schemes, the systems that own data.
+SOURCES: dict[str, WebhookSource] = {
+    name: source for vendor in VENDORS.values() for name, source in vendor.sources.items()
+}
+DEFAULT_SOURCES: dict[str, SourceConfig] = {name: source.config for name, source in SOURCES.items()}
+HANDLERS: dict[str, Handler] = {
+    kind: handler for vendor in VENDORS.values() for kind, handler in vendor.handlers.items()
+}
+VERIFIER_SCHEMES: dict[str, VerifierFactory] = {
+    **SCHEMES,
+    **{name: factory for vendor in VENDORS.values() for name, factory in vendor.schemes.items()},
+}
+OWNERS: frozenset[str] = CORE_OWNERS | {vendor.system for vendor in VENDORS.values() if vendor.system}
 
 
 def destination_kind(kind: str) -> Vendor:
@@ -34,6 +48,15 @@ def destination_kind(kind: str) -> Vendor:
     if vendor is None or vendor.credentials is None:
         raise ConfigError(f"no destination kind {kind!r}; known: {', '.join(destination_kinds())}")
     return vendor
+
+
+def check_options(kind: str, options: dict[str, object]) -> None:
+    """A destination's settings beyond the common ones are its vendor's (ValueError otherwise)."""
+    model = destination_kind(kind).options
+    if model is not None:
+        model.model_validate(options)
+    elif options:
+        raise ValueError(f"kind {kind} takes no setting {', '.join(sorted(options))}")
 
 
 def destination_kinds() -> list[str]:

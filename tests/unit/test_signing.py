@@ -13,10 +13,8 @@ from cdc_sync.signing import (
     signed_headers,
     verify,
     verify_any,
-    zendesk_sign,
-    zendesk_signed_headers,
-    zendesk_verify,
 )
+from cdc_sync.vendors.zendesk.signing import zendesk_sign, zendesk_signed_headers, zendesk_verify
 
 # The reference vector published with the Standard Webhooks libraries.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cdc_sync.delivery.destinations import VendorCalls
+from cdc_sync.mapping.normalize import email_key
 from cdc_sync.model.delivery import Delivery, Outcome
 from cdc_sync.vendors.batch_items import accepted, batch_key, everyone, item_keys, missing, refused
 
@@ -33,7 +34,7 @@ UPDATE_EXISTING = {NEW_MEMBERS: False, STATUS_CHANGES: True}
 
 def _email(delivery: Delivery) -> str:
     form = delivery.request.batch
-    return str(form.item.get("email_address", "")).lower() if form else ""
+    return email_key(form.item.get("email_address")) if form else ""
 
 
 def _errors_by_email(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,12 +43,12 @@ def _errors_by_email(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
         addresses = error.get("email_addresses") or [error.get("email_address")]
         for address in addresses:
             if address:
-                errors[str(address).lower()] = error
+                errors[email_key(address)] = error
     return errors
 
 
 def _answered(body: dict[str, Any], *parts: str) -> set[str]:
-    return {str(member.get("email_address", "")).lower() for part in parts for member in body.get(part) or []}
+    return {email_key(member.get("email_address")) for part in parts for member in body.get(part) or []}
 
 
 def member_outcomes(

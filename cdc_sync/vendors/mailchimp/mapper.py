@@ -4,10 +4,11 @@ import hashlib
 from typing import Any
 
 from cdc_sync.errors import RejectedEvent
-from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG, sanitize_tags
+from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG, email_key, sanitize_tags
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper, contact_id
 from cdc_sync.model.delivery import BatchForm, VendorRequest
 from cdc_sync.rules.consent import check_resubscribe
+from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 
 ARCHIVE = "member.archive"
 # Batch groups (cdc_sync/vendors/mailchimp/batch.py says why each is consent-safe).
@@ -22,11 +23,11 @@ STATUS_IF_NEW = "transactional"
 
 
 def subscriber_hash(email: str) -> str:
-    return hashlib.md5(email.lower().encode()).hexdigest()  # the member id Mailchimp defines
+    return hashlib.md5(email_key(email).encode()).hexdigest()  # the member id Mailchimp defines
 
 
 def _members(item: MapInput, email: str) -> str:
-    return f"/3.0/lists/{item.config.list_id}/members/{subscriber_hash(email)}"
+    return f"/3.0/lists/{MailchimpOptions.of(item.config).list_id}/members/{subscriber_hash(email)}"
 
 
 def _entity(cid: Any) -> str:

@@ -1,14 +1,17 @@
 """Mailchimp Marketing API 3.0: audience members, their tags (static segments) and status."""
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_signature
 from cdc_sync.delivery.http import Headers
+from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.vendors.mailchimp import mapper
 from cdc_sync.vendors.mailchimp.batch import MailchimpBatch
+from cdc_sync.vendors.mailchimp.handlers import HANDLERS
+from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 from cdc_sync.vendors.mailchimp.reader import open_members
 from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
 from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app
-from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor
+from cdc_sync.vendors.mailchimp.webhooks import ENGAGEMENT_FORMAT, LIST_FORMAT
+from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 
 
 def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer]:
@@ -16,11 +19,13 @@ def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer
 
 
 def batch_api(config: DestinationConfig) -> BatchApi:
-    return MailchimpBatch(config.list_id or "")
+    return MailchimpBatch(MailchimpOptions.of(config).list_id or "")
 
 
 VENDOR = Vendor(
     name="mailchimp",
+    system="marketing",
+    options=MailchimpOptions,
     credentials=credentials,
     mappers=mapper.MAPPERS,
     removals=frozenset({mapper.ARCHIVE}),
@@ -28,4 +33,15 @@ VENDOR = Vendor(
     reader=open_members,
     reconciliation=Reconciliation(expected=expected_members, parse=vendor_member),
     sandbox=SandboxApp("marketing", create_mailchimp_app),
+    sources={
+        # Engagement events (opens, clicks) arrive signed; Mailchimp's list webhooks cannot be signed.
+        "marketing": WebhookSource(
+            SourceConfig.rotating("standard_webhooks", "marketing", "CDC_SYNC_MARKETING_WEBHOOK_SECRET"),
+            ENGAGEMENT_FORMAT,
+        ),
+        "marketing-lists": WebhookSource(
+            SourceConfig.rotating("url_secret", "marketing", "CDC_SYNC_MARKETING_LIST_SECRET"), LIST_FORMAT
+        ),
+    },
+    handlers=HANDLERS,
 )

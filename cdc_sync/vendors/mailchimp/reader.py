@@ -3,8 +3,9 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.errors import ConfigError
+from cdc_sync.model.config import DestinationConfig
+from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 from cdc_sync.vendors.plugin import Page, ReadApi
 
 MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
@@ -34,6 +35,7 @@ class MailchimpMembers:
 
 
 def open_members(name: str, config: DestinationConfig, open_api: Callable[[], ReadApi]) -> MailchimpMembers:
-    if not config.list_id:
+    list_id = MailchimpOptions.of(config).list_id
+    if not list_id:
         raise ConfigError(f"destination {name}: a mailchimp destination needs list_id")
-    return MailchimpMembers(open_api(), config.list_id)
+    return MailchimpMembers(open_api(), list_id)

@@ -2,9 +2,9 @@
 
 import time
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import BatchApi, Signer
 from cdc_sync.delivery.http import Headers
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.signing import sign
 from cdc_sync.vendors.plugin import Vendor
 from cdc_sync.vendors.webhook import mapper

@@ -1,18 +1,24 @@
 """Zendesk Support: CRM contacts as helpdesk users (create_or_update by external_id)."""
 
-from cdc_sync.config import DestinationConfig
 from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_signature
 from cdc_sync.delivery.http import Headers
-from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor
+from cdc_sync.model.config import DestinationConfig, SourceConfig
+from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 from cdc_sync.vendors.zendesk import mapper
 from cdc_sync.vendors.zendesk.batch import ZendeskUsersBatch
+from cdc_sync.vendors.zendesk.handlers import HANDLERS
+from cdc_sync.vendors.zendesk.options import ZendeskOptions
 from cdc_sync.vendors.zendesk.reader import open_users
 from cdc_sync.vendors.zendesk.reconcile import expected_users, vendor_user
 from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
+from cdc_sync.vendors.zendesk.signing import ZendeskVerifier
+from cdc_sync.vendors.zendesk.webhooks import FORMAT
 
 
 def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer]:
-    return basic_auth(f"{config.agent_email}/token", secret), no_signature  # `<email>/token:<api token>`
+    return basic_auth(
+        f"{ZendeskOptions.of(config).agent_email}/token", secret
+    ), no_signature  # `<email>/token:<api token>`
 
 
 def batch_api(config: DestinationConfig) -> BatchApi:
@@ -21,10 +27,19 @@ def batch_api(config: DestinationConfig) -> BatchApi:
 
 VENDOR = Vendor(
     name="zendesk",
+    system="helpdesk",
+    options=ZendeskOptions,
     credentials=credentials,
     mappers=mapper.MAPPERS,
     batch_api=batch_api,
     reader=open_users,
     reconciliation=Reconciliation(expected=expected_users, parse=vendor_user),
     sandbox=SandboxApp("helpdesk", create_zendesk_app),
+    sources={
+        "helpdesk": WebhookSource(
+            SourceConfig.rotating("zendesk", "helpdesk", "CDC_SYNC_HELPDESK_WEBHOOK_SECRET"), FORMAT
+        )
+    },
+    handlers=HANDLERS,
+    schemes={"zendesk": ZendeskVerifier},
 )

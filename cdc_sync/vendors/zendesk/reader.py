@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from cdc_sync.config import DestinationConfig
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.vendors.plugin import Page, ReadApi
 
 ZENDESK_PAGE = 100  # the most `page[size]` Zendesk allows for users

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from cdc_sync.sandbox.emit import Encoder
-from cdc_sync.signing import zendesk_signed_headers
+from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 
 
 def zendesk(secret: str) -> Encoder:

@@ -18,7 +18,8 @@ from cdc_sync.errors import ConfigError, StackUnavailable
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
 from cdc_sync.model.inbound import InboundEvent
-from cdc_sync.signing import signed_headers, zendesk_signed_headers
+from cdc_sync.signing import signed_headers
+from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from cdc_sync.errors import ConfigError, RejectedEvent
-from cdc_sync.inbound.payloads import BadPayload, PayloadProblem, check_media_type, parse
+from cdc_sync.inbound.payloads import BadPayload, PayloadProblem
+from cdc_sync.inbound.sources import check_media_type, parse
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.model.storable import check_storable
 

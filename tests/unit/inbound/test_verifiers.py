@@ -7,15 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdc_sync.errors import ConfigError, SignatureInvalid
-from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
-from cdc_sync.inbound.verifiers import (
-    StandardWebhooksVerifier,
-    UrlSecretVerifier,
-    Verifier,
-    ZendeskVerifier,
-    build_verifier,
-)
-from cdc_sync.signing import signed_headers, zendesk_signed_headers
+from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig, build_verifier
+from cdc_sync.inbound.verifiers import StandardWebhooksVerifier, UrlSecretVerifier, Verifier
+from cdc_sync.signing import signed_headers
+from cdc_sync.vendors.zendesk.signing import ZendeskVerifier, zendesk_signed_headers
 
 NOW = 1_795_428_000.0  # 2026-11-23T10:00:00Z
 CURRENT, NEXT = "whsec_Y3VycmVudC1zZWNyZXQ=", "whsec_bmV4dC1zZWNyZXQ="

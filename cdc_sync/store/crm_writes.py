@@ -1,0 +1,118 @@
+"""Vendor writes to the CRM (SQL only, the writer's transaction): the reads handlers decide on, with
+the rows locked, and the one applier of their `WritePlan`s."""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, text
+
+from cdc_sync.model.writes import ActivityEntry, Row, RowUpdate, TaskEntry, WritePlan
+from cdc_sync.store import field_versions
+from cdc_sync.store.audit import audit_in
+from cdc_sync.store.tables import conflicts
+
+# Table and column names are interpolated into SQL, so they come from these sets only.
+TABLES = frozenset(
+    {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
+)
+KEYS = frozenset({"id", "external_id", "contact_id", "order_no", "contract_no"})
+
+_CONTACT_BY_EMAIL = text(
+    "SELECT * FROM contacts WHERE lower(email) = :e ORDER BY updated_at DESC LIMIT 1 FOR UPDATE"
+)
+_HAS_ACTIVITY = text("SELECT 1 FROM activities WHERE source = :source AND source_event_id = :event_id")
+_TASK = text(
+    "INSERT INTO tasks (kind, assignee_role, title, related_type, related_id, contact_id, due_at) "
+    "VALUES (:kind, :role, :title, :rtype, :rid, :contact, now() + interval '2 days')"
+)
+_ACTIVITY = text(
+    "INSERT INTO activities (contact_id, kind, source, source_event_id, campaign_id, occurred_at, details) "
+    "VALUES (:contact, :kind, :source, :event_id, :campaign, :at, CAST(:details AS jsonb)) "
+    "ON CONFLICT (source, source_event_id) DO NOTHING"
+)
+_CAMPAIGN = text(
+    "INSERT INTO campaigns (name, external_id) VALUES (:x, :x) "
+    "ON CONFLICT (external_id) DO UPDATE SET external_id = excluded.external_id RETURNING id"
+)
+
+
+class SqlCrmReads:
+    """`inbound.writes.CrmReads` on the writer's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def row(self, table: str, column: str, value: Any) -> Row | None:
+        assert table in TABLES and column in KEYS
+        query = text(f"SELECT * FROM {table} WHERE {column} = :v FOR UPDATE")
+        found = self._conn.execute(query, {"v": value}).mappings().first()
+        return dict(found) if found else None
+
+    def contact_by_email(self, email: str) -> Row | None:
+        found = self._conn.execute(_CONTACT_BY_EMAIL, {"e": email}).mappings().first()
+        return dict(found) if found else None
+
+    def applied_times(self, table: str, key: str, fields: list[str]) -> dict[str, datetime]:
+        return field_versions.applied_times(self._conn, table, key, fields)
+
+    def has_activity(self, source: str, event_id: str) -> bool:
+        found = self._conn.execute(_HAS_ACTIVITY, {"source": source, "event_id": event_id}).first()
+        return found is not None
+
+
+def apply_plan(conn: Connection, plan: WritePlan) -> None:
+    """Everything the plan says, in its order (new rows before the updates that may touch them)."""
+    for new in plan.creates:
+        assert new.table in TABLES
+        _insert(conn, new.table, new.values)
+    for change in plan.updates:
+        _update(conn, change)
+    for conflict in plan.conflicts:
+        row = {"table_name": conflict.table, "row_id": conflict.row_id, "field": conflict.field}
+        values = {"crm_value": conflict.crm_value, "vendor_value": conflict.vendor_value}
+        origin = {"source": plan.source, "event_id": plan.event_id, "reason": conflict.reason}
+        conn.execute(insert(conflicts).values(**row, **values, **origin))
+    for version in plan.versions:
+        at, source, event_id = version.occurred_at, plan.source, plan.event_id
+        field_versions.record_applied(conn, version.table, version.key, version.fields, at, source, event_id)
+    for task in plan.tasks:
+        conn.execute(_TASK, _task_values(task))
+    for activity in plan.activities:
+        conn.execute(_ACTIVITY, _activity_values(conn, plan, activity))
+    for entry in plan.audits:
+        audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
+
+
+def _insert(conn: Connection, table: str, values: Mapping[str, Any]) -> None:
+    columns = ", ".join(values)
+    placeholders = ", ".join(f":{column}" for column in values)
+    conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"), dict(values))
+
+
+def _update(conn: Connection, change: RowUpdate) -> None:
+    assert change.table in TABLES and change.key_column in KEYS
+    assignments = ", ".join(f"{field} = :{field}" for field in change.values)
+    statement = text(f"UPDATE {change.table} SET {assignments} WHERE {change.key_column} = :_key")
+    conn.execute(statement, {**change.values, "_key": change.key})
+
+
+def _task_values(task: TaskEntry) -> dict[str, Any]:
+    related_type, _, related_id = task.related.partition(":")
+    values = {"kind": task.kind, "role": task.role, "title": task.title, "contact": task.contact_id}
+    return {**values, "rtype": related_type, "rid": related_id}
+
+
+def _activity_values(conn: Connection, plan: WritePlan, activity: ActivityEntry) -> dict[str, Any]:
+    external = activity.campaign_external_id
+    campaign = None if external is None else int(conn.execute(_CAMPAIGN, {"x": external}).scalar_one())
+    return {
+        "contact": activity.contact_id,
+        "kind": activity.kind,
+        "source": plan.source,
+        "event_id": plan.event_id,
+        "campaign": campaign,
+        "at": plan.occurred_at,
+        "details": json.dumps(activity.details),
+    }

@@ -1,0 +1,94 @@
+"""Subscriptions and clicks as decisions: list events onto the contact's subscription under the
+consent rules, engagement onto the timeline once per event, planned without a database."""
+
+from typing import Any
+
+from cdc_sync.model.writes import NewRow, RowUpdate
+from tests.unit.inbound.fake_crm import AT, EARLIER, FakeCrm, event
+
+CONTACT = {
+    "id": 11,
+    "email": "Ada@Example.com",
+    "first_name": "Ada",
+    "updated_at": EARLIER,
+    "sync_origin": None,
+}
+
+
+def crm(subscription: dict[str, Any] | None = None) -> FakeCrm:
+    tables = {"contacts": [CONTACT], "subscriptions": [subscription] if subscription else []}
+    return FakeCrm(tables)
+
+
+def list_event(kind: str, email: str = " ada@example.COM ") -> Any:
+    data: dict[str, Any] = {"email": email, "list_id": "aud", "merges": {}, "new_email": None, "reason": None}
+    return event("marketing-lists", f"list.{kind}", f"email:{email}", data)
+
+
+def test_an_unsubscribe_for_a_contact_without_subscription_creates_it_and_opts_out() -> None:
+    plan = crm().plan(list_event("unsubscribe"), "marketing")
+
+    assert plan.status == "done"
+    assert plan.creates == [
+        NewRow("subscriptions", {"contact_id": 11, "list_id": "aud", "status": "pending"})
+    ]
+    assert plan.updates == [
+        RowUpdate("subscriptions", "contact_id", 11, {"status": "unsubscribed", "unsubscribed_at": AT})
+    ]
+    assert [(a.action, a.obj, a.before["status"]) for a in plan.audits] == [
+        ("subscription.change", "contact:11", "pending")
+    ]
+
+
+def test_a_subscribe_after_an_opt_out_is_refused_and_writes_nothing() -> None:
+    opted_out = {
+        "contact_id": 11,
+        "status": "unsubscribed",
+        "unsubscribed_at": EARLIER,
+        "updated_at": EARLIER,
+    }
+    plan = crm(opted_out).plan(list_event("subscribe"), "marketing")
+
+    assert plan.status == "refused"
+    assert "re-subscribe of contact 11 refused" in plan.detail
+    assert plan.creates == [] and plan.updates == [] and plan.audits == []
+
+
+def test_a_profile_edit_from_the_platform_is_a_conflict_on_crm_owned_data() -> None:
+    profile = list_event("profile")
+    profile = profile.model_copy(update={"data": {**profile.data, "merges": {"FNAME": "Augusta"}}})
+    plan = crm().plan(profile, "marketing")
+
+    assert plan.status == "conflict"
+    assert [(c.field, c.crm_value, c.vendor_value) for c in plan.conflicts] == [
+        ("first_name", "Ada", "Augusta")
+    ]
+    assert plan.updates == []
+
+
+def click() -> Any:
+    data = {"email": "ada@example.com", "campaign_id": "cmp-1", "url": "https://example.com/x"}
+    return event("marketing", "email.clicked", "email:ada@example.com", data)
+
+
+def test_a_click_is_one_timeline_entry_on_the_contact_and_its_campaign() -> None:
+    plan = crm().plan(click(), "marketing")
+
+    assert [(a.kind, a.contact_id, a.campaign_external_id, dict(a.details)) for a in plan.activities] == [
+        ("email_click", 11, "cmp-1", {"campaign_id": "cmp-1", "url": "https://example.com/x"})
+    ]
+
+
+def test_a_click_already_on_the_timeline_is_not_added_twice() -> None:
+    fake = crm()
+    fake.activities.add(("marketing", "ev-1"))
+    plan = fake.plan(click(), "marketing")
+
+    assert plan.activities == []
+    assert plan.detail.endswith("(already recorded)")
+
+
+def test_an_address_no_contact_has_is_unmatched() -> None:
+    plan = crm().plan(list_event("unsubscribe", email="nobody@example.com"), "marketing")
+    assert plan.status == "unmatched"
+    assert plan.creates == [] and plan.updates == []
