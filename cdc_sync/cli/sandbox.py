@@ -6,8 +6,8 @@ import click
 
 from cdc_sync.observability.logs import register_secrets
 from cdc_sync.sandbox.faults import Faults
-from cdc_sync.sandbox.processes import secrets_of, serve_in_processes
-from cdc_sync.sandbox.server import SandboxSettings, parse_duration
+from cdc_sync.sandbox.processes import serve_in_processes
+from cdc_sync.sandbox.server import APPS, SandboxSettings, parse_duration
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -32,8 +32,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def sandbox(
     latency: float | None, fail_rate: float, error_status: int, rate_limit: float | None, host: str
 ) -> None:
-    """Marketing (9101), helpdesk (9102) and ERP (9103) sandboxes, one process each; faults changeable
-    at /_sandbox/faults."""
+    """Every vendor's sandbox (marketing 9101, helpdesk 9102, ERP 9103, ...), one process each; faults
+    changeable at /_sandbox/faults."""
     faults = Faults(
         latency_ms=int((latency or 0) * 1000),
         error_rate=fail_rate,
@@ -41,8 +41,7 @@ def sandbox(
         rate_limit_per_s=rate_limit,
     )
     settings = SandboxSettings(host=host, faults=faults)
-    register_secrets(*secrets_of(settings))
-    click.echo(
-        f"sandboxes on {host}: marketing 9101, helpdesk 9102, erp 9103 ({faults.model_dump()})", err=True
-    )
+    register_secrets(*settings.secrets())
+    ports = ", ".join(f"{name} {settings.ports.of(name)}" for name in APPS)
+    click.echo(f"sandboxes on {host}: {ports} ({faults.model_dump()})", err=True)
     sys.exit(serve_in_processes(settings))

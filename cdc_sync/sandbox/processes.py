@@ -34,16 +34,6 @@ STOP_TIMEOUT_S = 10.0
 CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 
 
-def secrets_of(settings: SandboxSettings) -> list[str]:
-    return [
-        settings.mailchimp_api_key,
-        settings.zendesk_api_token,
-        settings.erp_webhook_secret,
-        settings.helpdesk_webhook_secret,
-        settings.marketing_webhook_secret,
-    ]
-
-
 def start_child(vendor: VendorName, settings: SandboxSettings) -> subprocess.Popen[bytes]:
     # Its own process group: a terminal's Ctrl+C reaches the parent only, which stops each child once.
     child = subprocess.Popen(
@@ -109,7 +99,7 @@ def serve_in_processes(settings: SandboxSettings) -> int:
 
 def stop_when_orphaned(server: uvicorn.Server, stdin: IO[bytes]) -> None:
     # Raw reads of the descriptor: a daemon thread blocked in the buffered reader holds its lock,
-    # and the interpreter aborts on it when the server exits first (e.g. its port was taken).
+    # and Python aborts on it when the server exits first (e.g. its port was taken).
     def wait_for_end() -> None:
         while os.read(stdin.fileno(), 4096):
             pass
@@ -121,7 +111,7 @@ def stop_when_orphaned(server: uvicorn.Server, stdin: IO[bytes]) -> None:
 def serve_child(vendor: VendorName, stdin: IO[bytes]) -> None:
     settings = SandboxSettings.model_validate_json(stdin.readline())
     configure_logging(logging.WARNING, json=False)
-    register_secrets(*secrets_of(settings))
+    register_secrets(*settings.secrets())
     server = uvicorn.Server(server_config(settings, vendor))
     logging.getLogger("uvicorn.error").addFilter(QUIET_DROPS)
     stop_when_orphaned(server, stdin)

@@ -1,53 +1,88 @@
-"""The settings the vendor sandboxes share, their uvicorn configuration, and serving all three in
-one process (tests; `cdc-sync sandbox` runs one process per vendor, see `processes`)."""
+"""The settings the vendor sandboxes share, their uvicorn configuration, and serving them all in
+one process (tests; `cdc-sync sandbox` runs one process per vendor, see `processes`). The vendors
+come from the registry: each brings its app, its default port and its own settings."""
 
 import asyncio
-import base64
 import contextlib
 import logging
 import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any
 
 import uvicorn
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from starlette.applications import Starlette
 
 from cdc_sync.sandbox.faults import ConnectionDropped, Faults
 from cdc_sync.vendors.registry import SANDBOXES
 
-DEFAULT_ERP_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-erp-webhook-secret-0001").decode()
-DEFAULT_MARKETING_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-marketing-webhook-secret").decode()
 DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PORT = TypeAdapter(Annotated[int, Field(ge=0, le=65535)])
 
 
 class SandboxPorts(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A port per sandbox, by its name; a vendor's own default where none is given."""
 
-    marketing: int = Field(default=9101, ge=0, le=65535)
-    helpdesk: int = Field(default=9102, ge=0, le=65535)
-    erp: int = Field(default=9103, ge=0, le=65535)
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_sandbox(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        unknown = sorted(set(given) - set(SANDBOXES))
+        if unknown:
+            raise ValueError(f"no sandbox {', '.join(unknown)}; known: {', '.join(SANDBOXES)}")
+        ports = {name: PORT.validate_python(given.get(name, app.port)) for name, app in SANDBOXES.items()}
+        return ports
+
+    def of(self, vendor: str) -> int:
+        return int((self.model_extra or {})[vendor])
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, vendor: str) -> int: ...
 
 
 class SandboxSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """What every sandbox shares, and the vendors' own settings as flat keys (`SandboxApp.settings`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     host: str = "127.0.0.1"
     ports: SandboxPorts = SandboxPorts()
-    faults: Faults = Faults()  # in force at startup and after every reset, in all three apps
-    mailchimp_api_key: str = "sandbox-mailchimp-key"
-    zendesk_api_token: str = "sandbox-zendesk-token"
-    erp_webhook_secret: str = DEFAULT_ERP_WEBHOOK_SECRET  # verifies hooks from cdc-sync, signs emitted ones
-    # What the vendors sign their webhooks to cdc-sync with (`ops/stack.sh env` gives cdc-sync the same).
-    helpdesk_webhook_secret: str = "sandbox-helpdesk-webhook-secret"
-    marketing_webhook_secret: str = DEFAULT_MARKETING_WEBHOOK_SECRET
+    faults: Faults = Faults()  # in force at startup and after every reset, in all the apps
     request_log_limit: int = Field(default=10_000, ge=1)  # `/_sandbox/requests` keeps the newest ones
     request_log_bytes: int = Field(default=64 * 1024 * 1024, ge=0)  # and at most about this much body
-    zendesk_job_delay_s: float = Field(default=0.005, ge=0)  # a job waits this long queued, then working
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vendor_settings(cls, given: Any) -> Any:
+        """Every vendor's settings, checked by its model, defaults filled in; no key nobody owns."""
+        if not isinstance(given, dict):
+            return given
+        extras = {key: value for key, value in given.items() if key not in cls.model_fields}
+        vendors: dict[str, Any] = {}
+        for model in (app.settings for app in SANDBOXES.values() if app.settings is not None):
+            mine = {key: value for key, value in extras.items() if key in model.model_fields}
+            vendors.update(model.model_validate(mine).model_dump())
+        unknown = sorted(set(extras) - set(vendors))
+        if unknown:
+            raise ValueError(f"no sandbox setting {', '.join(unknown)}")
+        return {**given, **vendors}
+
+    def secrets(self) -> list[str]:
+        """The vendors' credentials and signing secrets, to mask in logs."""
+        extras = self.model_extra or {}
+        return [str(extras[name]) for app in SANDBOXES.values() for name in app.secret_fields]
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def parse_duration(text: str) -> float:
@@ -70,10 +105,10 @@ class WithoutDroppedConnections(logging.Filter):
 QUIET_DROPS = WithoutDroppedConnections()  # one instance, so serving again does not stack filters
 
 
-VendorName = Literal["marketing", "helpdesk", "erp"]  # a port each in `SandboxPorts`
+VendorName = str  # a sandbox's name in the registry, and its key in `SandboxPorts`
 AppFactory = Callable[[SandboxSettings], Starlette]
 # The vendors' own apps (`vendors/<name>/sandbox.py`), as the registry lists them.
-APPS: dict[VendorName, AppFactory] = {name: SANDBOXES[name].create for name in get_args(VendorName)}
+APPS: dict[VendorName, AppFactory] = {name: app.create for name, app in SANDBOXES.items()}
 
 
 def server_config(settings: SandboxSettings, vendor: VendorName) -> uvicorn.Config:
@@ -82,7 +117,7 @@ def server_config(settings: SandboxSettings, vendor: VendorName) -> uvicorn.Conf
     return uvicorn.Config(
         APPS[vendor](settings),
         host=settings.host,
-        port=getattr(settings.ports, vendor),
+        port=settings.ports.of(vendor),
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -128,7 +163,7 @@ def stopping_on_signals(servers: list[GroupedServer]) -> Iterator[None]:
 
 
 async def serve_sandboxes(settings: SandboxSettings) -> None:
-    """Serve the marketing, helpdesk and ERP sandboxes until SIGINT/SIGTERM or cancellation."""
+    """Serve every vendor sandbox until SIGINT/SIGTERM or cancellation."""
     servers = [GroupedServer(config) for config in server_configs(settings)]
     # uvicorn configures its loggers when a Config is built, so the filter goes on afterwards.
     logging.getLogger("uvicorn.error").addFilter(QUIET_DROPS)

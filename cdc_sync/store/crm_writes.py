@@ -13,7 +13,7 @@ from cdc_sync.store import field_versions
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
-# Table and column names are interpolated into SQL, so they come from these sets only.
+# Table and column names are formatted into SQL, so they come from these sets only.
 TABLES = frozenset(
     {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
 )

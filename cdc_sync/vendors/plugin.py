@@ -73,10 +73,15 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class SandboxApp:
-    """The vendor's stand-in: `cdc-sync sandbox` serves it under `name` (its port setting)."""
+    """The vendor's stand-in: `cdc-sync sandbox` serves it under `name`, on `port` unless the
+    settings' `ports` say otherwise. Its own settings (credentials, delays) are `settings`, flat
+    keys of `SandboxSettings`; `secret_fields` of them are masked in logs."""
 
     name: str
     create: Callable[["SandboxSettings"], Starlette]
+    port: int
+    settings: type[BaseModel] | None = None
+    secret_fields: tuple[str, ...] = ()
 
 
 Handler = Callable[[WriteScope], Applied]

@@ -4,6 +4,7 @@
 idempotency key, so a redelivered message is one effect.
 """
 
+import base64
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,9 +27,12 @@ from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, sandbox_app
 from cdc_sync.sandbox.recorder import Incoming, recorder_for
 from cdc_sync.signing import InvalidSignature, verify
+from cdc_sync.vendors.options import VendorOptions
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
+
+DEFAULT_ERP_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-erp-webhook-secret-0001").decode()
 
 ERROR_MESSAGES = {401: "invalid signature"}
 RECEIVED_OUTCOME = "received"
@@ -106,20 +110,27 @@ class ErpEndpoints:
         return FastJSONResponse({"hooks": list(self.inbox.hooks)})
 
 
+class ErpSandboxSettings(VendorOptions):
+    """The ERP sandbox's own settings (flat keys of `SandboxSettings`)."""
+
+    erp_webhook_secret: str = DEFAULT_ERP_WEBHOOK_SECRET  # verifies hooks from cdc-sync, signs emitted ones
+
+
 def create_erp_app(
     settings: "SandboxSettings", *, rng: Random | None = None, clock: Clock = time.time
 ) -> Starlette:
+    own = ErpSandboxSettings.of(settings)
     recorder = recorder_for(settings, clock)
     endpoints = ErpEndpoints(HookInbox(settings.request_log_limit), recorder.effects)
     vendor = VendorProfile(
         routes=endpoints.routes(),
         state=endpoints.inbox,
         error=erp_error,
-        guard=signature_guard(settings.erp_webhook_secret, clock),
+        guard=signature_guard(own.erp_webhook_secret, clock),
         idempotency_header="webhook-id",
         control_routes=[
             *endpoints.control_routes(),
-            emit_route(emit.standard_webhooks(settings.erp_webhook_secret)),
+            emit_route(emit.standard_webhooks(own.erp_webhook_secret)),
         ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

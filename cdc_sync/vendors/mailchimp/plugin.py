@@ -9,7 +9,7 @@ from cdc_sync.vendors.mailchimp.handlers import HANDLERS
 from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 from cdc_sync.vendors.mailchimp.reader import open_members
 from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
-from cdc_sync.vendors.mailchimp.sandbox import create_mailchimp_app
+from cdc_sync.vendors.mailchimp.sandbox import MailchimpSandboxSettings, create_mailchimp_app
 from cdc_sync.vendors.mailchimp.webhooks import ENGAGEMENT_FORMAT, LIST_FORMAT
 from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 
@@ -32,7 +32,13 @@ VENDOR = Vendor(
     batch_api=batch_api,
     reader=open_members,
     reconciliation=Reconciliation(expected=expected_members, parse=vendor_member),
-    sandbox=SandboxApp("marketing", create_mailchimp_app),
+    sandbox=SandboxApp(
+        "marketing",
+        create_mailchimp_app,
+        9101,
+        MailchimpSandboxSettings,
+        ("mailchimp_api_key", "marketing_webhook_secret"),
+    ),
     sources={
         # Engagement events (opens, clicks) arrive signed; Mailchimp's list webhooks cannot be signed.
         "marketing": WebhookSource(

@@ -1,6 +1,7 @@
 """Mailchimp Marketing API 3.0 sandbox: list members, their tags, batch subscribe and static
 segments (see `mailchimp_members`, `mailchimp_batch` and `mailchimp_segments`)."""
 
+import base64
 import time
 from random import Random
 from typing import TYPE_CHECKING
@@ -34,9 +35,12 @@ from cdc_sync.vendors.mailchimp.sandbox_members import (
     subscriber_hash,
 )
 from cdc_sync.vendors.mailchimp.sandbox_segments import SegmentEndpoints
+from cdc_sync.vendors.options import VendorOptions
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings
+
+DEFAULT_MARKETING_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"sandbox-marketing-webhook-secret").decode()
 
 __all__ = ["create_mailchimp_app", "subscriber_hash"]
 
@@ -107,16 +111,25 @@ def api_key_guard(api_key: str) -> Guard:
     return guard
 
 
+class MailchimpSandboxSettings(VendorOptions):
+    """The marketing sandbox's own settings (flat keys of `SandboxSettings`)."""
+
+    mailchimp_api_key: str = "sandbox-mailchimp-key"
+    # What it signs engagement webhooks to cdc-sync with (`ops/stack.sh env` gives cdc-sync the same).
+    marketing_webhook_secret: str = DEFAULT_MARKETING_WEBHOOK_SECRET
+
+
 def create_mailchimp_app(
     settings: "SandboxSettings", *, rng: Random | None = None, clock: Clock = time.time
 ) -> Starlette:
+    own = MailchimpSandboxSettings.of(settings)
     audiences, recorder = Audiences(clock), recorder_for(settings, clock)
     endpoints = MailchimpEndpoints(audiences, recorder.effects)
     vendor = VendorProfile(
         routes=[*endpoints.routes(), *SegmentEndpoints(audiences, recorder.effects).routes()],
         state=audiences,
         error=problem,
-        guard=api_key_guard(settings.mailchimp_api_key),
-        control_routes=[emit_route(mailchimp(settings.marketing_webhook_secret))],
+        guard=api_key_guard(own.mailchimp_api_key),
+        control_routes=[emit_route(mailchimp(own.marketing_webhook_secret))],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

@@ -10,7 +10,7 @@ from cdc_sync.vendors.zendesk.handlers import HANDLERS
 from cdc_sync.vendors.zendesk.options import ZendeskOptions
 from cdc_sync.vendors.zendesk.reader import open_users
 from cdc_sync.vendors.zendesk.reconcile import expected_users, vendor_user
-from cdc_sync.vendors.zendesk.sandbox import create_zendesk_app
+from cdc_sync.vendors.zendesk.sandbox import ZendeskSandboxSettings, create_zendesk_app
 from cdc_sync.vendors.zendesk.signing import ZendeskVerifier
 from cdc_sync.vendors.zendesk.webhooks import FORMAT
 
@@ -34,7 +34,13 @@ VENDOR = Vendor(
     batch_api=batch_api,
     reader=open_users,
     reconciliation=Reconciliation(expected=expected_users, parse=vendor_user),
-    sandbox=SandboxApp("helpdesk", create_zendesk_app),
+    sandbox=SandboxApp(
+        "helpdesk",
+        create_zendesk_app,
+        9102,
+        ZendeskSandboxSettings,
+        ("zendesk_api_token", "helpdesk_webhook_secret"),
+    ),
     sources={
         "helpdesk": WebhookSource(
             SourceConfig.rotating("zendesk", "helpdesk", "CDC_SYNC_HELPDESK_WEBHOOK_SECRET"), FORMAT

@@ -7,7 +7,7 @@ import time
 from random import Random
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +19,7 @@ from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, json_object, recorder_for
+from cdc_sync.vendors.options import VendorOptions
 from cdc_sync.vendors.zendesk.sandbox_emit import zendesk
 from cdc_sync.vendors.zendesk.sandbox_http import Endpoint, answering_refusals, zendesk_error
 from cdc_sync.vendors.zendesk.sandbox_jobs import JobBoard, JobEndpoints, Sleep
@@ -118,6 +119,15 @@ def api_token_guard(api_token: str) -> Guard:
     return guard
 
 
+class ZendeskSandboxSettings(VendorOptions):
+    """The helpdesk sandbox's own settings (flat keys of `SandboxSettings`)."""
+
+    zendesk_api_token: str = "sandbox-zendesk-token"
+    # What it signs webhooks to cdc-sync with (`ops/stack.sh env` gives cdc-sync the same).
+    helpdesk_webhook_secret: str = "sandbox-helpdesk-webhook-secret"
+    zendesk_job_delay_s: float = Field(default=0.005, ge=0)  # a job waits this long queued, then working
+
+
 def create_zendesk_app(
     settings: "SandboxSettings",
     *,
@@ -125,18 +135,19 @@ def create_zendesk_app(
     clock: Clock = time.time,
     sleep: Sleep | None = None,
 ) -> Starlette:
+    own = ZendeskSandboxSettings.of(settings)
     """`sleep` is what jobs wait with before starting and while working (asyncio.sleep)."""
     recorder, helpdesk = recorder_for(settings, clock), Helpdesk(clock)
     endpoints = ZendeskEndpoints(helpdesk)
-    jobs = JobBoard(helpdesk, recorder.effects, clock, settings.zendesk_job_delay_s, sleep or asyncio.sleep)
+    jobs = JobBoard(helpdesk, recorder.effects, clock, own.zendesk_job_delay_s, sleep or asyncio.sleep)
     vendor = VendorProfile(
         routes=[*JobEndpoints(jobs).routes(), *endpoints.routes()],
         state=StateGroup(jobs, helpdesk),
         error=zendesk_error,
-        guard=api_token_guard(settings.zendesk_api_token),
+        guard=api_token_guard(own.zendesk_api_token),
         control_routes=[
             *endpoints.control_routes(),
-            emit_route(zendesk(settings.helpdesk_webhook_secret)),
+            emit_route(zendesk(own.helpdesk_webhook_secret)),
         ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

@@ -120,3 +120,21 @@ async def test_sigterm_stops_all_three() -> None:
         for base in bases(settings):
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"{base}/_sandbox/faults")
+
+
+def test_a_setting_no_vendor_sandbox_has_is_refused() -> None:
+    with pytest.raises(ValueError, match="no sandbox setting mailchimp_api_keys"):
+        SandboxSettings.model_validate({"mailchimp_api_keys": "typo"})
+    with pytest.raises(ValueError, match="no sandbox crm"):
+        SandboxPorts.model_validate({"crm": 9100})
+
+
+def test_vendor_settings_survive_the_trip_to_a_child_process() -> None:
+    settings = SandboxSettings(zendesk_api_token="t-1", ports=SandboxPorts(helpdesk=9202))
+    again = SandboxSettings.model_validate_json(settings.model_dump_json())
+    assert (again.zendesk_api_token, again.ports.of("helpdesk"), again.ports.of("marketing")) == (
+        "t-1",
+        9202,
+        9101,
+    )
+    assert "t-1" in again.secrets()

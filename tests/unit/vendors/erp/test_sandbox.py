@@ -4,9 +4,8 @@ import httpx
 import orjson
 import pytest
 
-from cdc_sync.sandbox.server import DEFAULT_ERP_WEBHOOK_SECRET
 from cdc_sync.signing import signed_headers
-from cdc_sync.vendors.erp.sandbox import create_erp_app
+from cdc_sync.vendors.erp.sandbox import DEFAULT_ERP_WEBHOOK_SECRET, create_erp_app
 from tests.unit.sandbox.fakes import START, FakeClock, client, settings
 
 pytestmark = pytest.mark.anyio
