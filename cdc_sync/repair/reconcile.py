@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict
 
 from cdc_sync.events import ChangeEvent
 from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG
-from cdc_sync.mapping.pii import mask_for_log
+from cdc_sync.model.reconcile import Record
 from cdc_sync.outbound.loop_guard import ORIGIN_COLUMN
 from cdc_sync.rules.consent import OPTED_OUT
+
+__all__ = ["Record"]  # re-exported: callers compare records through this module
 
 Result = Literal["match", "missing", "extra", "differing"]
 RESULTS: tuple[Result, ...] = ("match", "missing", "extra", "differing")
@@ -33,15 +35,6 @@ EXTRAS_KEPT = "extra records are reported, not deleted: deleting vendor data is 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class Record(_Frozen):
-    """One object as compared: its key at the vendor and the fields cdc-sync sends it."""
-
-    key: str  # Mailchimp subscriber_hash, Zendesk external_id (the CRM contact id)
-    fields: dict[str, Any]
-    contacts: tuple[int, ...] = ()  # the CRM contacts behind an expected record
-    label: str = ""  # how an operator finds a vendor record, personal data masked
 
 
 class FieldDifference(_Frozen):
@@ -104,21 +97,11 @@ def as_crm_state(event: ChangeEvent) -> ChangeEvent:
     return event.model_copy(update={"after": after})
 
 
-def contact_of(entity: str) -> int:
-    """`contact:42` → 42 (mappers name every delivery after its contact)."""
-    return int(entity.rpartition(":")[2])
-
-
 def sample_ids(ids: Sequence[int], size: int | None, rng: random.Random) -> list[int]:
     """All ids, or a uniform random sample of `size` of them, in id order."""
     if size is None or size >= len(ids):
         return list(ids)
     return sorted(rng.sample(list(ids), size))
-
-
-def masked(value: Any) -> str:
-    """A value for a record's label, personal data masked."""
-    return mask_for_log(str(value)) if value else "?"
 
 
 def index_vendor(records: Iterable[Record | None]) -> tuple[dict[str, Record], list[Record]]:

@@ -20,7 +20,7 @@ from cdc_sync.inbound.writes import Applied, WriteScope
 from cdc_sync.mapping.routes import TableMapper
 from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.model.delivery import Delivery
-from cdc_sync.repair.reconcile import Record
+from cdc_sync.model.reconcile import Record
 
 if TYPE_CHECKING:
     from cdc_sync.sandbox.server import SandboxSettings

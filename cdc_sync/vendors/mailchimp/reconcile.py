@@ -7,7 +7,7 @@ from typing import Any
 
 from cdc_sync.mapping.normalize import PHONE_UNFORMATTED_TAG
 from cdc_sync.model.delivery import Delivery
-from cdc_sync.repair.reconcile import Record, contact_of, masked
+from cdc_sync.model.reconcile import Record, contact_of, masked
 
 
 @dataclass

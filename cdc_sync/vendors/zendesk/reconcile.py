@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cdc_sync.model.delivery import Delivery
-from cdc_sync.repair.reconcile import Record, contact_of, masked
+from cdc_sync.model.reconcile import Record, contact_of, masked
 
 ZENDESK_FIELDS = ("email", "name", "phone")
 
