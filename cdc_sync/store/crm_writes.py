@@ -2,6 +2,7 @@
 the rows locked, and the one applier of their `WritePlan`s."""
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,11 +14,9 @@ from cdc_sync.store import field_versions
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
-# Table and column names are formatted into SQL, so they come from these sets only.
-TABLES = frozenset(
-    {"tickets", "contacts", "opportunities", "subscriptions", "orders", "contracts", "campaigns"}
-)
-KEYS = frozenset({"id", "external_id", "contact_id", "order_no", "contract_no"})
+# Table and column names are formatted into SQL: they come from vendor code, never from a payload,
+# and must be plain lower-case identifiers of the CRM's public schema.
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 _CONTACT_BY_EMAIL = text(
     "SELECT * FROM contacts WHERE lower(email) = :e ORDER BY updated_at DESC LIMIT 1 FOR UPDATE"
@@ -45,7 +44,7 @@ class SqlCrmReads:
         self._conn = conn
 
     def row(self, table: str, column: str, value: Any) -> Row | None:
-        assert table in TABLES and column in KEYS
+        _check_names(table, column)
         query = text(f"SELECT * FROM {table} WHERE {column} = :v FOR UPDATE")
         found = self._conn.execute(query, {"v": value}).mappings().first()
         return dict(found) if found else None
@@ -65,7 +64,6 @@ class SqlCrmReads:
 def apply_plan(conn: Connection, plan: WritePlan) -> None:
     """Everything the plan says, in its order (new rows before the updates that may touch them)."""
     for new in plan.creates:
-        assert new.table in TABLES
         _insert(conn, new.table, new.values)
     for change in plan.updates:
         _update(conn, change)
@@ -85,14 +83,21 @@ def apply_plan(conn: Connection, plan: WritePlan) -> None:
         audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
 
 
+def _check_names(*names: str) -> None:
+    for name in names:
+        if not IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not a CRM table or column name: {name[:80]!r}")
+
+
 def _insert(conn: Connection, table: str, values: Mapping[str, Any]) -> None:
+    _check_names(table, *values)
     columns = ", ".join(values)
     placeholders = ", ".join(f":{column}" for column in values)
     conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"), dict(values))
 
 
 def _update(conn: Connection, change: RowUpdate) -> None:
-    assert change.table in TABLES and change.key_column in KEYS
+    _check_names(change.table, change.key_column, *change.values)
     assignments = ", ".join(f"{field} = :{field}" for field in change.values)
     statement = text(f"UPDATE {change.table} SET {assignments} WHERE {change.key_column} = :_key")
     conn.execute(statement, {**change.values, "_key": change.key})
