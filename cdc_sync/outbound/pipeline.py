@@ -138,8 +138,8 @@ def lookup_ids(events: list[ChangeEvent], routes: Mapping[str, list[Route]]) -> 
     contacts: set[int] = set()
     tags: set[int] = set()
     for event in events:
-        if event.table not in routes or "contact_id" not in event.row:
-            continue
+        if event.table not in routes or event.row.get("contact_id") is None:
+            continue  # a row about no contact (a dial task for a bare number) needs no lookup
         contacts.add(int(event.row["contact_id"]))
         if event.row.get("tag_id") is not None:
             tags.add(int(event.row["tag_id"]))

@@ -9,7 +9,7 @@ from cdc_sync.config import AppConfig, DestinationConfig
 from cdc_sync.errors import ConfigError, ContractViolation
 from cdc_sync.events import ChangeEvent, Op, SourcePosition
 from cdc_sync.model.lookups import Lookups
-from cdc_sync.outbound.pipeline import EventPlan, build_routes, plan_event
+from cdc_sync.outbound.pipeline import EventPlan, Route, build_routes, lookup_ids, plan_event
 from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 
 CONFIG = AppConfig(
@@ -196,3 +196,14 @@ def test_a_destination_that_cannot_map_a_table_is_a_config_error() -> None:
     )
     with pytest.raises(ConfigError, match=r"cannot take public\.tags"):
         build_routes(bad)
+
+
+def test_lookups_are_asked_only_for_the_contacts_and_tags_rows_name() -> None:
+    routes: dict[str, list[Route]] = {table: [] for table in ("public.contact_tags", "public.dial_tasks")}
+    events = [
+        event("public.contact_tags", "c", {"contact_id": 7, "tag_id": 3}),
+        event("public.dial_tasks", "c", {"id": 1, "contact_id": None, "task_id": "t-1"}),  # a bare number
+        event("public.dial_tasks", "c", {"id": 2, "contact_id": 8, "task_id": "t-2"}),
+        event("public.orders", "c", {"id": 3, "contact_id": 9}),  # no route: nothing to look up
+    ]
+    assert lookup_ids(events, routes) == ({7, 8}, {3})
