@@ -175,8 +175,11 @@ pg_start() {
 pg_migrate() {
   psql_admin -d postgres -f "$OPS_DIR/crm/00-roles-and-databases.sql" >/dev/null
   psql_admin -d postgres -c "DO \$\$BEGIN EXECUTE format('ALTER ROLE crm_owner PASSWORD %L', '$CDC_SYNC_CRM_OWNER_PASSWORD'); EXECUTE format('ALTER ROLE debezium PASSWORD %L', '$CDC_SYNC_DEBEZIUM_PASSWORD'); EXECUTE format('ALTER ROLE cdc_writer PASSWORD %L', '$CDC_SYNC_WRITER_PASSWORD'); EXECUTE format('ALTER ROLE registry PASSWORD %L', '$CDC_SYNC_REGISTRY_DB_PASSWORD'); END\$\$" >/dev/null
-  PGPASSWORD=$CDC_SYNC_CRM_OWNER_PASSWORD "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CDC_SYNC_PG_PORT" -U crm_owner -d crm \
-    -f "$OPS_DIR/crm/01-crm-schema.sql" >/dev/null || fail "CRM schema migration failed"
+  local sql
+  for sql in "$OPS_DIR"/crm/0[1-9]-*.sql; do  # 01 the CRM, 02 the call center, ... in order
+    PGPASSWORD=$CDC_SYNC_CRM_OWNER_PASSWORD "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CDC_SYNC_PG_PORT" -U crm_owner -d crm \
+      -f "$sql" >/dev/null || fail "CRM schema migration failed: $sql"
+  done
 }
 
 psql_admin() {
@@ -353,6 +356,8 @@ CDC_SYNC_HELPDESK_WEBHOOK_SECRET=sandbox-helpdesk-webhook-secret
 CDC_SYNC_ERP_WEBHOOK_SECRET=whsec_c2FuZGJveC1lcnAtd2ViaG9vay1zZWNyZXQtMDAwMQ==
 CDC_SYNC_MARKETING_WEBHOOK_SECRET=whsec_c2FuZGJveC1tYXJrZXRpbmctd2ViaG9vay1zZWNyZXQ=
 CDC_SYNC_MARKETING_LIST_SECRET=sandbox-marketing-list-secret
+CDC_SYNC_CALLCENTER_API_TOKEN=sandbox-callcenter-token
+CDC_SYNC_CALLCENTER_WEBHOOK_SECRET=whsec_c2FuZGJveC1jYWxsY2VudGVyLXdlYmhvb2stc2VjcmV0
 EOF
 }
 

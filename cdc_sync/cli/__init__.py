@@ -20,6 +20,7 @@ from cdc_sync.cli.report import report
 from cdc_sync.cli.sandbox import sandbox
 from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.observability.logs import REDACTOR, configure_logging, wants_json
+from cdc_sync.vendors.registry import VENDORS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +57,9 @@ for command in (
     reconcile,
 ):
     cli.add_command(command)
+for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)
+    for command in vendor.commands() if vendor.commands else ():
+        cli.add_command(command)
 
 
 def main() -> None:

@@ -34,8 +34,18 @@ class CrmReads(Protocol):
     def row(self, table: str, column: str, value: Any) -> Row | None:
         """The row whose `column` is `value`, locked until the writer's transaction ends."""
 
+    def rows(self, table: str, column: str, value: Any) -> list[Row]:
+        """Every row whose `column` is `value`, locked, oldest id first."""
+
     def contact_by_email(self, email: str) -> Row | None:
         """The most recently updated contact with this address (any case), locked."""
+
+    def contacts_by_phone_tail(self, digits: str) -> list[Row]:
+        """Contacts whose phone ends in these digits once formatting is stripped (candidates only:
+        the caller decides on the whole number)."""
+
+    def new_id(self, table: str) -> int:
+        """An id for a row the plan creates, so later entries of the plan can refer to it."""
 
     def applied_times(self, table: str, key: str, fields: list[str]) -> dict[str, datetime]:
         """field → the time of the newest vendor event applied to it."""

@@ -21,6 +21,11 @@ IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _CONTACT_BY_EMAIL = text(
     "SELECT * FROM contacts WHERE lower(email) = :e ORDER BY updated_at DESC LIMIT 1 FOR UPDATE"
 )
+PHONE_TAIL = 8  # digits; the CRM indexes contacts by them (ops/crm/02-callcenter.sql)
+_CONTACTS_BY_PHONE_TAIL = text(
+    "SELECT * FROM contacts WHERE right(regexp_replace(phone, '\\D', '', 'g'), 8) = :tail "
+    "ORDER BY id FOR UPDATE"
+)
 _HAS_ACTIVITY = text("SELECT 1 FROM activities WHERE source = :source AND source_event_id = :event_id")
 _TASK = text(
     "INSERT INTO tasks (kind, assignee_role, title, related_type, related_id, contact_id, due_at) "
@@ -48,6 +53,20 @@ class SqlCrmReads:
         query = text(f"SELECT * FROM {table} WHERE {column} = :v FOR UPDATE")
         found = self._conn.execute(query, {"v": value}).mappings().first()
         return dict(found) if found else None
+
+    def rows(self, table: str, column: str, value: Any) -> list[Row]:
+        _check_names(table, column)
+        query = text(f"SELECT * FROM {table} WHERE {column} = :v ORDER BY 1 FOR UPDATE")
+        return [dict(found) for found in self._conn.execute(query, {"v": value}).mappings()]
+
+    def contacts_by_phone_tail(self, digits: str) -> list[Row]:
+        found = self._conn.execute(_CONTACTS_BY_PHONE_TAIL, {"tail": digits[-PHONE_TAIL:]}).mappings()
+        return [dict(row) for row in found]
+
+    def new_id(self, table: str) -> int:
+        _check_names(table)
+        sequence = text("SELECT nextval(pg_get_serial_sequence(:t, 'id'))")
+        return int(self._conn.execute(sequence, {"t": table}).scalar_one())
 
     def contact_by_email(self, email: str) -> Row | None:
         found = self._conn.execute(_CONTACT_BY_EMAIL, {"e": email}).mappings().first()

@@ -5,7 +5,7 @@ them. The core asks the registry, never a vendor module, so adding a vendor touc
 and one line of the registry.
 """
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,8 @@ from cdc_sync.model.delivery import Delivery
 from cdc_sync.model.reconcile import Record
 
 if TYPE_CHECKING:
+    import click
+
     from cdc_sync.sandbox.server import SandboxSettings
 
 Credentials = Callable[[DestinationConfig, str], tuple[Headers, Signer]]
@@ -122,6 +124,9 @@ class Vendor:
     sources: Mapping[str, WebhookSource] = field(default_factory=dict)
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
+    # Operator commands of its own (`cdc-sync <group> ...`), loaded when the CLI starts: a
+    # callable, since commands import the CLI, which imports the registry.
+    commands: Callable[[], Sequence["click.Command"]] | None = None
 
     def mapper_for(self, table: str) -> TableMapper | None:
         return self.any_table or self.mappers.get(table)

@@ -12,6 +12,7 @@ from cdc_sync.delivery.http import open_port
 from cdc_sync.errors import ConfigError
 from cdc_sync.inbound.verifiers import SCHEMES, VerifierFactory
 from cdc_sync.model.config import CORE_OWNERS, DestinationConfig, SourceConfig
+from cdc_sync.vendors.callcenter import plugin as callcenter_plugin
 from cdc_sync.vendors.erp import plugin as erp_plugin
 from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
 from cdc_sync.vendors.plugin import Credentials, Handler, SandboxApp, Vendor, WebhookSource
@@ -20,7 +21,13 @@ from cdc_sync.vendors.zendesk import plugin as zendesk_plugin
 
 VENDORS: dict[str, Vendor] = {
     vendor.name: vendor
-    for vendor in (mailchimp_plugin.VENDOR, zendesk_plugin.VENDOR, webhook_plugin.VENDOR, erp_plugin.VENDOR)
+    for vendor in (
+        mailchimp_plugin.VENDOR,
+        zendesk_plugin.VENDOR,
+        webhook_plugin.VENDOR,
+        erp_plugin.VENDOR,
+        callcenter_plugin.VENDOR,
+    )
 }
 # Operations that take an object away at its vendor: any earlier change of it is stale after one.
 REMOVALS: frozenset[str] = frozenset().union(*(vendor.removals for vendor in VENDORS.values()))

@@ -16,13 +16,11 @@ import pytest
 import tomli_w
 from confluent_kafka import Consumer, TopicPartition
 
+from cdc_sync.vendors.registry import SANDBOXES
+
 T = TypeVar("T")
 ROOT = Path(__file__).parents[2]
-SANDBOX = {
-    "marketing": "http://127.0.0.1:9101",
-    "helpdesk": "http://127.0.0.1:9102",
-    "erp": "http://127.0.0.1:9103",
-}
+SANDBOX = {name: f"http://127.0.0.1:{app.port}" for name, app in SANDBOXES.items()}
 METRICS_PORT = 9118
 WRITER_METRICS_PORT = 9120
 CLI = str(Path(sys.executable).parent / "cdc-sync")

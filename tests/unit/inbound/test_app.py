@@ -31,6 +31,7 @@ ENV = {
     "CDC_SYNC_ERP_WEBHOOK_SECRET_NEXT": "whsec_ZXJwLW5leHQ=",
     "CDC_SYNC_MARKETING_WEBHOOK_SECRET": "whsec_bWFya2V0aW5n",
     "CDC_SYNC_MARKETING_LIST_SECRET": "list-current",
+    "CDC_SYNC_CALLCENTER_WEBHOOK_SECRET": "whsec_Y2FsbGNlbnRlcg==",
 }
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 MAX_BODY = DEFAULT_SOURCES["erp"].max_body_bytes
@@ -151,6 +152,10 @@ SIGNERS: dict[str, tuple[str, Signer]] = {
         lambda env, body, at: zendesk_signed_headers(ENV[env], iso(at), body),
     ),
     "marketing-lists": ("CDC_SYNC_MARKETING_LIST_SECRET", lambda env, body, at: {}),
+    "callcenter": (
+        "CDC_SYNC_CALLCENTER_WEBHOOK_SECRET",
+        lambda env, body, at: signed_headers(ENV[env], "m1", int(at), body),
+    ),
 }
 
 

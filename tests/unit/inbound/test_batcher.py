@@ -178,7 +178,7 @@ async def test_the_app_answers_a_failed_batch_with_503_and_retry_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "whsec_bWFya2V0aW5n"
-    for name in ("HELPDESK_WEBHOOK", "ERP_WEBHOOK", "MARKETING_LIST"):
+    for name in ("HELPDESK_WEBHOOK", "ERP_WEBHOOK", "MARKETING_LIST", "CALLCENTER_WEBHOOK"):
         monkeypatch.setenv(f"CDC_SYNC_{name}_SECRET", "whsec_c2VjcmV0")
     monkeypatch.setenv("CDC_SYNC_MARKETING_WEBHOOK_SECRET", secret)
     inbox = FakeInbox(failures=[StackUnavailable("inbox unavailable: connection refused")])

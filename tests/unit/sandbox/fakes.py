@@ -1,13 +1,15 @@
 """Deterministic stand-ins for time and chance, and a client wired to an app without sockets."""
 
 import asyncio
+import socket
 from random import Random
 
 import httpx
 from starlette.applications import Starlette
 
 from cdc_sync.sandbox.faults import Faults
-from cdc_sync.sandbox.server import SandboxSettings
+from cdc_sync.sandbox.server import SandboxPorts, SandboxSettings
+from cdc_sync.vendors.registry import SANDBOXES
 
 START = 1_760_000_000.0
 MAILCHIMP_AUTH = ("anystring", "sandbox-mailchimp-key")
@@ -40,6 +42,23 @@ class ScriptedRandom(Random):
 
 def settings(**faults: object) -> SandboxSettings:
     return SandboxSettings(faults=Faults.model_validate(faults))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def on_free_ports() -> SandboxSettings:
+    """Every vendor's sandbox on a port of its own nobody else holds."""
+    return SandboxSettings(ports=SandboxPorts.model_validate({name: free_port() for name in SANDBOXES}))
+
+
+def bases(settings: SandboxSettings) -> list[str]:
+    """Each sandbox's base URL, in registry order (marketing, helpdesk, erp, ...)."""
+    return [f"http://127.0.0.1:{settings.ports.of(name)}" for name in SANDBOXES]
 
 
 def client(app: Starlette, auth: tuple[str, str] | None = None) -> httpx.AsyncClient:

@@ -1,15 +1,14 @@
-"""Settings, the CLI's duration parser, and the three sandboxes served over real sockets."""
+"""Settings, the CLI's duration parser, and every vendor's sandbox served over real sockets."""
 
 import asyncio
 import base64
 import signal
-import socket
 
 import httpx
 import pytest
 
 from cdc_sync.sandbox.server import SandboxPorts, SandboxSettings, parse_duration, serve_sandboxes
-from tests.unit.sandbox.fakes import ZENDESK_AUTH
+from tests.unit.sandbox.fakes import ZENDESK_AUTH, bases, on_free_ports
 
 
 @pytest.mark.parametrize(
@@ -29,7 +28,7 @@ def test_settings_defaults() -> None:
     settings = SandboxSettings()
     assert (settings.host, settings.ports) == (
         "127.0.0.1",
-        SandboxPorts(marketing=9101, helpdesk=9102, erp=9103),
+        SandboxPorts(marketing=9101, helpdesk=9102, erp=9103, callcenter=9104),
     )
     assert (settings.mailchimp_api_key, settings.zendesk_api_token) == (
         "sandbox-mailchimp-key",
@@ -37,13 +36,6 @@ def test_settings_defaults() -> None:
     )
     secret = settings.erp_webhook_secret.removeprefix("whsec_")
     assert base64.b64decode(secret) == b"sandbox-erp-webhook-secret-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_until_up(http: httpx.AsyncClient, base: str) -> None:
@@ -67,23 +59,14 @@ async def effects_total(http: httpx.AsyncClient, base: str, expected: int) -> in
     return total
 
 
-def sandbox_settings() -> SandboxSettings:
-    return SandboxSettings(ports=SandboxPorts(marketing=free_port(), helpdesk=free_port(), erp=free_port()))
-
-
-def bases(settings: SandboxSettings) -> list[str]:
-    ports = settings.ports
-    return [f"http://127.0.0.1:{port}" for port in (ports.marketing, ports.helpdesk, ports.erp)]
-
-
 @pytest.mark.anyio
-async def test_serves_three_sandboxes_until_cancelled() -> None:
-    settings, interrupt_handler = sandbox_settings(), signal.getsignal(signal.SIGINT)
+async def test_serves_every_sandbox_until_cancelled() -> None:
+    settings, interrupt_handler = on_free_ports(), signal.getsignal(signal.SIGINT)
     serving = asyncio.create_task(serve_sandboxes(settings))
     async with httpx.AsyncClient(timeout=2.0) as http:
         for base in bases(settings):
             await wait_until_up(http, base)
-        marketing, helpdesk, _ = bases(settings)
+        marketing, helpdesk, *_ = bases(settings)
 
         await http.put(f"{marketing}/_sandbox/faults", json={"drop_connection_rate": 1.0})
         with pytest.raises(httpx.RemoteProtocolError):
@@ -107,8 +90,8 @@ async def test_serves_three_sandboxes_until_cancelled() -> None:
 
 
 @pytest.mark.anyio
-async def test_sigterm_stops_all_three() -> None:
-    settings = sandbox_settings()
+async def test_sigterm_stops_them_all() -> None:
+    settings = on_free_ports()
     serving = asyncio.create_task(serve_sandboxes(settings))
     async with httpx.AsyncClient(timeout=2.0) as http:
         for base in bases(settings):

@@ -1,0 +1,127 @@
+"""`cdc-sync agents unmapped|map|sync` and `cdc-sync calls review|resolve`: the call center's
+review queues for operators (the logic is in `review`)."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
+from cdc_sync.cli.params import DURATION
+from cdc_sync.errors import ConfigError
+from cdc_sync.model.config import DestinationConfig
+from cdc_sync.repair.readers import VendorApi
+from cdc_sync.vendors.callcenter.review import (
+    ambiguous_calls,
+    map_agent,
+    settle_call,
+    sync_agents,
+    unmapped_agents,
+)
+
+KIND = "callcenter"
+AGENTS = "/v1/agents"
+
+
+@click.group()
+def agents() -> None:
+    """Call-center agents and the CRM users they are (the mapping queue)."""
+
+
+@agents.command("unmapped")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def agents_unmapped(ctx: click.Context, as_json: bool) -> None:
+    """Agents with no CRM user yet, and how many of their calls wait for one."""
+    rows = unmapped_agents(state_engine_of(ctx))
+    lines = [
+        f"{r['ext_agent_id']:<20} {r['name'] or '-':<24} {r['waiting_calls']} calls waiting" for r in rows
+    ]
+    emit(rows, as_json, lines or ["every agent is mapped"])
+
+
+@agents.command("map")
+@click.argument("ext_agent_id")
+@click.argument("user")
+@click.pass_context
+def agents_map(ctx: click.Context, ext_agent_id: str, user: str) -> None:
+    """Map agent EXT_AGENT_ID to CRM USER (an id or an e-mail); its waiting calls get that user."""
+    completed = map_agent(state_engine_of(ctx), ext_agent_id, user, actor())
+    click.echo(f"agent {ext_agent_id} → user {user}; {completed} waiting calls completed")
+
+
+@agents.command("sync")
+@click.option("--every", type=DURATION, default=None, help="Repeat at this interval (e.g. 1h) until stopped.")
+@click.pass_context
+def agents_sync(ctx: click.Context, every: timedelta | None) -> None:
+    """Read the call center's agent list: map agents by e-mail to CRM users, queue the others."""
+    name, destination = callcenter_destination(ctx)
+    while True:
+        found = asyncio.run(collect(VendorApi(name, destination)))
+        counts = sync_agents(state_engine_of(ctx), found, actor())
+        click.echo(
+            f"{counts['agents']} agents: {counts['mapped']} mapped, {counts['unmapped']} waiting", err=True
+        )
+        if every is None:
+            return
+        time.sleep(every.total_seconds())
+
+
+def callcenter_destination(ctx: click.Context) -> tuple[str, DestinationConfig]:
+    found = [(n, d) for n, d in config_of(ctx).destinations.items() if d.kind == KIND]
+    if len(found) != 1:
+        raise ConfigError(f"the config needs exactly one destination of kind {KIND!r} (has {len(found)})")
+    return found[0]
+
+
+async def agent_pages(api: VendorApi) -> AsyncIterator[dict[str, Any]]:
+    cursor: str | None = None
+    while True:
+        page = await api.get(AGENTS, {"limit": 100, **({"cursor": cursor} if cursor else {})}) or {}
+        for agent in page.get("agents") or []:
+            yield agent
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
+
+
+async def collect(api: VendorApi) -> list[dict[str, Any]]:
+    try:
+        return [agent async for agent in agent_pages(api)]
+    finally:
+        await api.aclose()
+
+
+@click.group()
+def calls() -> None:
+    """Calls matched to one of several contacts, for review."""
+
+
+@calls.command("review")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def calls_review(ctx: click.Context, as_json: bool) -> None:
+    """Calls whose number matched several contacts (the most recent of the agent's was taken)."""
+    rows = ambiguous_calls(state_engine_of(ctx))
+    lines = [
+        f"#{r['id']} {r['ext_call_id']:<24} {r['direction'] or '-'} {r['started_at'] or '-'} "
+        f"{r['caller_phone_e164'] or r['callee_phone_e164'] or '-'} → contact {r['contact_id']}"
+        for r in rows
+    ]
+    emit(rows, as_json, lines or ["no calls to review"])
+
+
+@calls.command("resolve")
+@click.argument("call_id", type=int)
+@click.option("--contact", "contact_id", type=int, help="Move the call to this contact (default: keep).")
+@click.pass_context
+def calls_resolve(ctx: click.Context, call_id: int, contact_id: int | None) -> None:
+    """Settle a reviewed call: keep its contact or move it (with its timeline entry) to --contact."""
+    kept = settle_call(state_engine_of(ctx), call_id, contact_id, actor())
+    click.echo(f"call {call_id} is on contact {kept}")
+
+
+COMMANDS = (agents, calls)

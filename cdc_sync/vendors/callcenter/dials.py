@@ -1,0 +1,68 @@
+"""What a dial result does to the CRM: the result onto its dial task (its `status` stays the
+CRM's: `pending` until dialled, `blocked` for a do-not-call number), the number onto the
+do-not-call list when the callee refused (never dialled again), and the follow-ups the sales
+team asked for: repeated no-answers get a follow-up task, a refusal freezes the opportunity."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from cdc_sync.inbound.writes import Applied, WriteScope, add_task, create, guarded_update, outcome
+
+BLOCKING = frozenset({"REJECTED", "BLACKLISTED"})
+FOLLOW_UP_AFTER = 3  # no-answers in a row before a person calls instead
+
+
+@dataclass(frozen=True)
+class Hint:
+    kind: str
+    role: str
+    title: str
+
+
+def stage_hint(result_code: str, attempt_count: int, task_id: str) -> Hint | None:
+    """The follow-up a result asks for, if any (the opportunity's stage stays the CRM's call)."""
+    if result_code in BLOCKING:
+        return Hint("manual_review", "sales", f"Dial task {task_id}: {result_code}, freeze the opportunity")
+    if result_code == "NO_ANSWER" and attempt_count >= FOLLOW_UP_AFTER:
+        return Hint("reminder", "sales", f"Dial task {task_id}: no answer {attempt_count} times, follow up")
+    return None
+
+
+def task_changes(data: dict[str, Any]) -> dict[str, Any]:
+    code = str(data["result_code"])
+    return {
+        "result_code": code,
+        "attempt_count": int(data.get("attempt_count") or 0),
+        "last_attempt_at": data.get("last_attempt_at"),
+        "ext_call_id": data.get("call_id"),
+    }
+
+
+def dial_result(scope: WriteScope) -> Applied:
+    data = scope.event.data
+    task = scope.reads.row("dial_tasks", "task_id", str(data["task_id"]))
+    if task is None:
+        related = f"dial_task:{data['task_id']}"
+        add_task(scope, "manual_review", "sales", f"Dial result for unknown task {data['task_id']}", related)
+        return Applied("unmatched", f"no CRM dial task {data['task_id']}")
+    changes = task_changes(data)
+    guarded = guarded_update(scope, "dial_tasks", task, changes)
+    detail = f"dial task {task['task_id']}: {changes['result_code']}"
+    if guarded.all_stale or guarded.conflicted:
+        return outcome(guarded, detail)
+    if changes["result_code"] in BLOCKING:
+        _do_not_call(scope, str(task["target_phone_e164"]), changes["result_code"])
+    hint = stage_hint(changes["result_code"], changes["attempt_count"], str(task["task_id"]))
+    if hint is not None:
+        related = (
+            f"opportunity:{task['opportunity_id']}"
+            if task.get("opportunity_id")
+            else f"dial_task:{task['task_id']}"
+        )
+        add_task(scope, hint.kind, hint.role, hint.title, related, task.get("contact_id"))
+    return outcome(guarded, detail)
+
+
+def _do_not_call(scope: WriteScope, phone: str, reason: str) -> None:
+    if scope.reads.row("do_not_call", "phone_e164", phone) is None:
+        create(scope, "do_not_call", {"phone_e164": phone, "reason": reason})

@@ -1,0 +1,248 @@
+"""The call center on the real stack: signed call events, shuffled and duplicated, through
+`cdc-sync serve` and the writer into one call record, one timeline entry and a matched contact;
+a dial result onto its CRM task and the do-not-call list, which blocks the next task; the agent
+mapping queue (by hand and by the agent sync from the sandbox) and the review of ambiguous matches."""
+
+import json
+import os
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Engine
+
+from cdc_sync.signing import signed_headers
+from tests.integration.outbound_fixtures import Process, Runner, wait_for
+from tests.integration.test_inbound import applied, one
+
+WEBHOOK = "http://127.0.0.1:8000/webhooks/callcenter"
+
+
+def post(event: dict[str, Any]) -> None:
+    body = orjson.dumps(event)
+    secret = os.environ["CDC_SYNC_CALLCENTER_WEBHOOK_SECRET"]
+    headers = {
+        "content-type": "application/json",
+        **signed_headers(secret, event["event_id"], int(time.time()), body),
+    }
+    answer = httpx.post(WEBHOOK, content=body, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def call_event(call_id: str, kind: str, at: datetime, **call: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"{call_id}-{kind}",
+        "type": kind,
+        "occurred_at": at.isoformat(),
+        "call": {"call_id": call_id, "direction": "inbound", "from_number": call.pop("caller"), **call},
+    }
+
+
+def test_a_calls_shuffled_duplicated_events_make_one_record_on_the_matched_contact(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    suffix = f"{random.randrange(10**7, 10**8)}"
+    contact = one(
+        crm, "INSERT INTO contacts (phone, country) VALUES (:p, 'DE') RETURNING id", p=f"030 {suffix}"
+    )[0]
+    call_id, t0, caller = (
+        f"call-{uuid.uuid4().hex[:8]}",
+        datetime.now(UTC) - timedelta(minutes=5),
+        f"+4930{suffix}",
+    )
+    events = [
+        call_event(
+            call_id,
+            "call.ringing",
+            t0,
+            caller=caller,
+            status="ringing",
+            started_at=t0.isoformat(),
+            agent_id="a-it",
+        ),
+        call_event(
+            call_id,
+            "call.answered",
+            t0 + timedelta(seconds=3),
+            caller=caller,
+            connected_at=(t0 + timedelta(seconds=3)).isoformat(),
+        ),
+        call_event(
+            call_id,
+            "call.ended",
+            t0 + timedelta(seconds=63),
+            caller=caller,
+            status="answered",
+            ended_at=(t0 + timedelta(seconds=63)).isoformat(),
+            talk_duration_sec=60,
+        ),
+        call_event(
+            call_id,
+            "call.recording_ready",
+            t0 + timedelta(seconds=70),
+            caller=caller,
+            recording_url="https://media.callcenter.example/rec/1?sig=x",
+            recording_ready=True,
+        ),
+        call_event(
+            call_id, "call.qa_completed", t0 + timedelta(seconds=600), caller=caller, qa_tags=["polite"]
+        ),
+    ]
+    shuffled = events + events[:2]
+    random.Random(7).shuffle(shuffled)
+    for event in shuffled:
+        post(event)
+    for event in events:
+        outcome = applied(state, "callcenter", event["event_id"])
+        assert outcome[0] == "done", outcome
+
+    row = one(
+        crm,
+        "SELECT status, contact_id, talk_duration_sec, ring_duration_sec, qa_tags, recording_signed_url, "
+        "caller_phone_e164, sync_origin FROM calls WHERE ext_call_id = :c",
+        c=call_id,
+    )
+    assert tuple(row) == (
+        "ANSWERED",
+        contact,
+        60,
+        3,
+        ["polite"],
+        "https://media.callcenter.example/rec/1?sig=x",
+        caller,
+        "callcenter",
+    )
+    timeline = one(crm, "SELECT count(*) FROM activities WHERE kind = 'call' AND contact_id = :c", c=contact)[
+        0
+    ]
+    assert timeline == 1
+    agent = one(crm, "SELECT user_id FROM call_agents WHERE ext_agent_id = 'a-it'")
+    assert agent is not None and agent[0] is None  # unmapped: in the mapping queue
+
+
+def test_a_refused_dial_puts_the_number_on_do_not_call_and_the_next_task_is_blocked(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    batch, phone = f"b-{uuid.uuid4().hex[:8]}", f"+4940{random.randrange(10**7, 10**8)}"
+    one(crm, "INSERT INTO dial_batches (batch_id) VALUES (:b) RETURNING id", b=batch)
+    one(
+        crm,
+        "INSERT INTO dial_tasks (batch_id, task_id, target_phone_e164) VALUES (:b, :t, :p) RETURNING id",
+        b=batch,
+        t=f"{batch}-1",
+        p=phone,
+    )
+
+    def at_the_call_center() -> list[dict[str, Any]]:
+        tasks = httpx.get("http://127.0.0.1:9104/_sandbox/dial-tasks", timeout=10).json()["tasks"]
+        return [task for task in tasks if task["task_id"] == f"{batch}-1"]
+
+    sent = wait_for("the pending dial task sent to the call center", at_the_call_center)
+    assert [(task["batch_id"], task["phone"]) for task in sent] == [(batch, phone)]
+    event: dict[str, Any] = {
+        "event_id": f"{batch}-r1",
+        "type": "dial.result",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "call": {
+            "batch_id": batch,
+            "task_id": f"{batch}-1",
+            "result_code": "BLACKLISTED",
+            "attempt_count": 1,
+        },
+    }
+    post(event)
+    outcome = applied(state, "callcenter", event["event_id"])
+    assert outcome[0] == "done", outcome
+
+    assert one(
+        crm, "SELECT result_code, attempt_count FROM dial_tasks WHERE task_id = :t", t=f"{batch}-1"
+    ) == ("BLACKLISTED", 1)
+    assert one(crm, "SELECT reason FROM do_not_call WHERE phone_e164 = :p", p=phone) == ("BLACKLISTED",)
+    again = one(
+        crm,
+        "INSERT INTO dial_tasks (batch_id, task_id, target_phone_e164) VALUES (:b, :t, :p) RETURNING status",
+        b=batch,
+        t=f"{batch}-2",
+        p=phone,
+    )
+    assert again[0] == "blocked"
+
+
+def ringing(call_id: str, caller: str, agent: str) -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    return call_event(call_id, "call.ringing", at, caller=caller, started_at=at.isoformat(), agent_id=agent)
+
+
+def new_user(crm: Engine, email: str) -> int:
+    statement = "INSERT INTO users (name, email, role) VALUES ('Agent', :e, 'sales') RETURNING id"
+    return int(one(crm, statement, e=email)[0])
+
+
+def cli_ok(runner: Runner, *args: str) -> str:
+    done = runner.cli(*args)
+    assert done.returncode == 0, f"{args}: {done.stderr}"
+    return done.stdout
+
+
+def test_an_unmapped_agent_waits_in_the_queue_until_mapped_by_hand_or_by_the_agent_sync(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    by_hand, by_sync = f"a-hand-{tag}", f"a-sync-{tag}"
+    hand_user, sync_user = new_user(crm, f"hand-{tag}@example.com"), new_user(crm, f"sync-{tag}@example.com")
+    for agent in (by_hand, by_sync):
+        event = ringing(f"call-{agent}", f"+4930{random.randrange(10**7, 10**8)}", agent)
+        post(event)
+        assert applied(state, "callcenter", event["event_id"])[0] == "done"
+    queued = {row["ext_agent_id"]: row for row in json.loads(cli_ok(runner, "agents", "unmapped", "--json"))}
+    assert (queued[by_hand]["waiting_calls"], queued[by_sync]["waiting_calls"]) == (1, 1)
+
+    assert "1 waiting calls completed" in cli_ok(runner, "agents", "map", by_hand, f"HAND-{tag}@example.com")
+    seeded = httpx.post(
+        "http://127.0.0.1:9104/_sandbox/agents",
+        json={"agents": [{"agent_id": by_sync, "name": "Sync", "email": f"Sync-{tag}@example.com"}]},
+        timeout=10,
+    )
+    assert seeded.status_code == 201, seeded.text
+    cli_ok(runner, "agents", "sync")
+
+    for agent, user in ((by_hand, hand_user), (by_sync, sync_user)):
+        assert one(crm, "SELECT agent_id FROM calls WHERE ext_call_id = :c", c=f"call-{agent}") == (user,)
+        assert one(crm, "SELECT user_id FROM call_agents WHERE ext_agent_id = :a", a=agent) == (user,)
+    again = runner.cli("agents", "map", by_hand, str(sync_user))
+    assert again.returncode != 0 and "not waiting for a mapping" in again.stderr
+
+
+def test_a_number_shared_by_two_contacts_is_reviewed_and_moved_with_its_timeline_entry(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    suffix = f"{random.randrange(10**7, 10**8)}"
+    older, newer = (
+        one(
+            crm, "INSERT INTO contacts (phone, country) VALUES (:p, 'DE') RETURNING id", p=f"+49 30 {suffix}"
+        )[0]
+        for _ in range(2)
+    )
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    event = ringing(call_id, f"+4930{suffix}", "a-review")
+    post(event)
+    assert applied(state, "callcenter", event["event_id"])[0] == "done"
+    call, matched = one(
+        crm, "SELECT id, contact_id FROM calls WHERE ext_call_id = :c AND ambiguous_match", c=call_id
+    )
+    assert matched in (older, newer)
+    listed = json.loads(cli_ok(runner, "calls", "review", "--json"))
+    assert call in [row["id"] for row in listed]
+
+    other = older if matched == newer else newer
+    assert f"is on contact {other}" in cli_ok(runner, "calls", "resolve", str(call), "--contact", str(other))
+    assert one(crm, "SELECT contact_id, ambiguous_match FROM calls WHERE id = :i", i=call) == (other, False)
+    timeline = "SELECT contact_id FROM activities WHERE kind = 'call' AND details->>'call' = :c"
+    assert one(crm, timeline, c=call_id) == (other,)
+    review = "SELECT status FROM tasks WHERE related_type = 'call' AND related_id = :i"
+    assert one(crm, review, i=str(call)) == ("done",)
+    assert call not in [row["id"] for row in json.loads(cli_ok(runner, "calls", "review", "--json"))]
