@@ -246,3 +246,42 @@ def test_a_number_shared_by_two_contacts_is_reviewed_and_moved_with_its_timeline
     review = "SELECT status FROM tasks WHERE related_type = 'call' AND related_id = :i"
     assert one(crm, review, i=str(call)) == ("done",)
     assert call not in [row["id"] for row in json.loads(cli_ok(runner, "calls", "review", "--json"))]
+
+
+def test_an_expired_recording_link_is_renewed_through_the_call_center_once_and_audited(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    call_id, at = f"call-{uuid.uuid4().hex[:8]}", datetime.now(UTC) - timedelta(minutes=2)
+    ready = call_event(
+        call_id,
+        "call.recording_ready",
+        at,
+        caller=f"+4930{random.randrange(10**7, 10**8)}",
+        recording_url="https://media.callcenter.example/old?sig=expired",
+        recording_ready=True,
+    )
+    post(ready)
+    assert applied(state, "callcenter", ready["event_id"])[0] == "done"
+    seeded = httpx.post(
+        "http://127.0.0.1:9104/_sandbox/calls",
+        json={"calls": [{"call_id": call_id, "recording_ready": True}]},
+        timeout=10,
+    )
+    assert seeded.status_code == 201, seeded.text
+    call = one(crm, "SELECT id FROM calls WHERE ext_call_id = :c", c=call_id)[0]
+
+    printed = [cli_ok(runner, "calls", "recording", str(call)).strip() for _ in range(2)]
+    assert printed[0] == printed[1] and printed[0].startswith(
+        f"https://media.callcenter.example/recordings/{call_id}"
+    )
+    requests = httpx.get("http://127.0.0.1:9104/_sandbox/requests", timeout=10).json()["requests"]
+    assert [r["status"] for r in requests if r["path"] == f"/v1/recordings/{call_id}/link"] == [200]
+    url, expires, sha = one(
+        crm,
+        "SELECT recording_signed_url, recording_url_expires_at, recording_sha256 FROM calls WHERE id = :i",
+        i=call,
+    )
+    assert url == printed[0] and datetime.now(UTC) < expires <= datetime.now(UTC) + timedelta(hours=24)
+    assert len(sha) == 64
+    audit = "SELECT count(*) FROM cdc_sync.audit_log WHERE action = 'call.recording' AND object = :o"
+    assert one(state, audit, o=f"call:{call}")[0] == 1

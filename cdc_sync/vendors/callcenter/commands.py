@@ -1,26 +1,33 @@
-"""`cdc-sync agents unmapped|map|sync` and `cdc-sync calls review|resolve`: the call center's
-review queues for operators (the logic is in `review`)."""
+"""`cdc-sync agents unmapped|map|sync` and `cdc-sync calls review|resolve|recording`: the call
+center's review queues and recording links for operators (the logic is in `review` and `links`)."""
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import click
 
 from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
 from cdc_sync.cli.params import DURATION
+from cdc_sync.delivery.destinations import HttpDestination
 from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
-from cdc_sync.repair.readers import VendorApi
+from cdc_sync.repair.readers import VendorApi, VendorUnreadable
+from cdc_sync.vendors.callcenter.links import fresh, parse_link, provider_call_id
+from cdc_sync.vendors.callcenter.options import media_hosts
 from cdc_sync.vendors.callcenter.review import (
     ambiguous_calls,
     map_agent,
+    recording_of,
     settle_call,
+    store_link,
     sync_agents,
     unmapped_agents,
 )
+from cdc_sync.vendors.registry import build_destination
 
 KIND = "callcenter"
 AGENTS = "/v1/agents"
@@ -122,6 +129,38 @@ def calls_resolve(ctx: click.Context, call_id: int, contact_id: int | None) -> N
     """Settle a reviewed call: keep its contact or move it (with its timeline entry) to --contact."""
     kept = settle_call(state_engine_of(ctx), call_id, contact_id, actor())
     click.echo(f"call {call_id} is on contact {kept}")
+
+
+@calls.command("recording")
+@click.argument("call_id", type=int)
+@click.option("--refresh", is_flag=True, help="Ask for a new link even if the stored one is still valid.")
+@click.pass_context
+def calls_recording(ctx: click.Context, call_id: int, refresh: bool) -> None:
+    """Print a valid signed link to the call's recording, renewing it through the call center
+    when it expires within 5 minutes (audited); the audio itself is never fetched."""
+    engine, now = state_engine_of(ctx), datetime.now(UTC)
+    call = recording_of(engine, call_id)
+    if not refresh and fresh(call["recording_signed_url"], call["recording_url_expires_at"], now):
+        click.echo(call["recording_signed_url"])
+        return
+    name, destination = callcenter_destination(ctx)
+    answer = asyncio.run(
+        ask_for_link(build_destination(name, destination), provider_call_id(call["ext_call_id"]))
+    )
+    link = parse_link(answer, now, media_hosts())
+    store_link(engine, call_id, link, actor())
+    click.echo(link.url)
+
+
+async def ask_for_link(vendor: HttpDestination, provider_id: str) -> dict[str, Any]:
+    path = f"/v1/recordings/{quote(provider_id, safe='')}/link"
+    try:
+        answer = await vendor.call("POST", path, {}, f"recording-link:{provider_id}:{time.time_ns()}")
+    finally:
+        await vendor.aclose()
+    if answer.outcome.status != 200 or not isinstance(answer.json, dict):
+        raise VendorUnreadable(f"{vendor.name}: POST {path} failed: {answer.outcome.summary}")
+    return answer.json
 
 
 COMMANDS = (agents, calls)

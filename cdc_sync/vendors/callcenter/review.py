@@ -4,12 +4,14 @@ transaction with its audit row; the agent sync maps by e-mail what it can and qu
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, text
 
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import entity_name
 from cdc_sync.store.audit import audit_in
+from cdc_sync.vendors.callcenter.links import RecordingLink
 
 UNMAPPED = text(
     "SELECT a.ext_agent_id, a.name, a.synced_at, count(c.id) AS waiting_calls "
@@ -33,6 +35,14 @@ CALL = text("SELECT id, ext_call_id, contact_id, ambiguous_match FROM calls WHER
 SETTLE_CALL = text("UPDATE calls SET contact_id = :contact, ambiguous_match = false WHERE id = :call")
 MOVE_TIMELINE = text(
     "UPDATE activities SET contact_id = :contact WHERE kind = 'call' AND details->>'call' = :ext_call_id"
+)
+RECORDING = text(
+    "SELECT id, ext_call_id, has_recording, recording_signed_url, recording_url_expires_at FROM calls "
+    "WHERE id = :call"
+)
+STORE_LINK = text(
+    "UPDATE calls SET recording_signed_url = :url, recording_url_expires_at = :expires, "
+    "recording_sha256 = :sha WHERE id = :call"
 )
 CLOSE_REVIEW = text(
     "UPDATE tasks SET status = 'done' WHERE related_type = 'call' AND related_id = :call AND status = 'open'"
@@ -100,3 +110,29 @@ def settle_call(engine: Engine, call_id: int, contact_id: int | None, actor: str
         before, after = {"contact_id": call["contact_id"]}, {"contact_id": chosen}
         audit_in(conn, actor, "call.review", entity_name("calls", [call_id]), before, after, {})
     return int(chosen)
+
+
+def recording_of(engine: Engine, call_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        call = conn.execute(RECORDING, {"call": call_id}).mappings().one_or_none()
+    if call is None or not call["has_recording"]:
+        raise ConfigError(f"call {call_id} has no recording")
+    return dict(call)
+
+
+def store_link(engine: Engine, call_id: int, link: RecordingLink, actor: str) -> None:
+    """The renewed link, audited by host and expiry (the signed link itself is a credential)."""
+    with engine.begin() as conn:
+        conn.execute(
+            STORE_LINK, {"url": link.url, "expires": link.expires_at, "sha": link.sha256, "call": call_id}
+        )
+        after = {"host": urlsplit(link.url).hostname, "expires_at": link.expires_at.isoformat()}
+        audit_in(
+            conn,
+            actor,
+            "call.recording",
+            entity_name("calls", [call_id]),
+            None,
+            after,
+            {"sha256": link.sha256},
+        )
