@@ -22,3 +22,4 @@ class Settings(BaseSettings):
     connectors_dir: Path = Path("connectors")
     config: Path = Path("config/cdc-sync.toml")
     topic_prefix: str = "crm"
+    events_token: SecretStr | None = None  # Bearer token of `GET /events/{channel}` on serve; unset: off

@@ -7,7 +7,7 @@ import signal
 import click
 import uvicorn
 
-from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, state_engine_of
+from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, settings_of, state_engine_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
 
@@ -19,7 +19,8 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
     """Inbound: signed webhooks into the inbox, the writer, /metrics, /healthz, /readyz."""
     config = config_of(ctx)
     engine = state_engine_of(ctx)
-    app = build_app(engine, config)
+    token = settings_of(ctx).events_token
+    app = build_app(engine, config, token.get_secret_value() if token else None)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=config.server.host, port=config.server.port, log_config=None, log_level="warning"

@@ -1,7 +1,7 @@
 """Builds the inbound service: the webhook app over the durable inbox, and the writer."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -14,11 +14,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from cdc_sync.config import AppConfig
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.batcher import InboxBatcher, new_per_event
+from cdc_sync.inbound.live import LiveHub, add_live_events
 from cdc_sync.inbound.writer import Writer
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability import metrics
 from cdc_sync.observability.state_gauges import StateGauges, refresh_forever
-from cdc_sync.store import alerts, inbox
+from cdc_sync.store import alerts, inbox, live
+from cdc_sync.vendors.registry import CHANNELS
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ def build_writer(engine: Engine, config: AppConfig) -> Writer:
     return Writer(engine, systems, config.authority, wakeup=partial(inbox.wake_on_insert, engine))
 
 
-def build_app(engine: Engine, config: AppConfig) -> FastAPI:
+def build_app(engine: Engine, config: AppConfig, events_token: str | None = None) -> FastAPI:
+    """The webhook app; with live events (`GET /events/{channel}`) behind `events_token`."""
+
     async def on_rejected(source: str, reason: str) -> None:
         message = f"webhook from {source} rejected: {reason}"
         await asyncio.to_thread(alerts.record_alert, engine, "warning", "webhook_signature", message, source)
@@ -58,22 +62,26 @@ def build_app(engine: Engine, config: AppConfig) -> FastAPI:
     app = create_app(config.sources, batcher, on_rejected=on_rejected, ready=ready)
     for source in config.sources:  # at 0 from the start, so the first forged request is an increase
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)
-    return _with_state_gauges(app, StateGauges(engine, config.destinations), batcher)
+    hub = LiveHub(CHANNELS)
+    add_live_events(app, hub, events_token)
+    chores = (refresh_forever(StateGauges(engine, config.destinations)), live.follow(engine, hub.deliver))
+    return _with_chores(app, chores, batcher)
 
 
-def _with_state_gauges(app: FastAPI, gauges: StateGauges, batcher: InboxBatcher) -> FastAPI:
-    """Refresh DLQ depth and slot lag while the app runs, so serve's /metrics has them too; stop
-    the inbox batcher once the server has answered its last request."""
+def _with_chores(app: FastAPI, chores: Sequence[Coroutine[Any, Any, None]], batcher: InboxBatcher) -> FastAPI:
+    """While the app runs: refresh DLQ depth and slot lag (so serve's /metrics has them too) and
+    follow the live notices; stop the inbox batcher once the server has answered its last request."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(running: Any) -> AsyncIterator[Any]:
-        refreshing = asyncio.create_task(refresh_forever(gauges))
+        tasks = [asyncio.create_task(chore) for chore in chores]
         try:
             async with inner(running) as state:
                 yield state
         finally:
-            refreshing.cancel()
+            for task in tasks:
+                task.cancel()
             await batcher.close()
 
     app.router.lifespan_context = lifespan

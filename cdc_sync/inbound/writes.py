@@ -20,6 +20,7 @@ from cdc_sync.model.writes import (
     ConflictEntry,
     FieldVersions,
     NewRow,
+    Notice,
     Row,
     RowUpdate,
     Status,
@@ -196,6 +197,11 @@ def add_activity(
         return False
     scope.plan.activities.append(ActivityEntry(kind, contact_id, json_safe(dict(details)), campaign_id))
     return True
+
+
+def add_notice(scope: WriteScope, channel: str, payload: Mapping[str, Any]) -> None:
+    """A live message for the followers of `channel`, sent once the event's writes commit."""
+    scope.plan.notices.append(Notice(channel, json_safe(dict(payload))))
 
 
 def outcome(guarded: Guarded, detail: str) -> Applied:

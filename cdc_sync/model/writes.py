@@ -1,6 +1,7 @@
 """What one vendor event does to the CRM, as data: the inbound handlers decide a `WritePlan` from
 what they read, and the store's applier carries it out in the writer's transaction, in this order:
-new rows, updates, conflicts, field versions, tasks, timeline entries, audit entries."""
+new rows, updates, conflicts, field versions, tasks, timeline entries, audit entries, live
+notices (delivered by PostgreSQL only if the transaction commits)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,14 @@ class AuditEntry:
     details: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A live message for whoever follows `channel` (`GET /events/{channel}`), sent on commit."""
+
+    channel: str
+    payload: Mapping[str, Any]
+
+
 @dataclass
 class WritePlan:
     """Successes and refusals of one event as data (`status`, `detail`: how it ended and why)."""
@@ -94,3 +103,4 @@ class WritePlan:
     tasks: list[TaskEntry] = field(default_factory=list)
     activities: list[ActivityEntry] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)

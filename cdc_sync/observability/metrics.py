@@ -55,6 +55,12 @@ WEBHOOKS = Counter(
 WEBHOOK_SIGNATURE_FAILURES = Counter(
     "cdc_sync_webhook_signature_failures_total", "Inbound webhooks refused as forged or stale", ["source"]
 )
+LIVE_SENT = Counter(
+    "cdc_sync_live_notices_sent_total", "Live notices sent to followers (SSE), per follower", ["channel"]
+)
+LIVE_DROPPED = Counter(
+    "cdc_sync_live_notices_dropped_total", "Live notices a slow follower lost (its oldest)", ["channel"]
+)
 INBOUND_LATENCY = Histogram(
     "cdc_sync_inbound_end_to_end_latency_seconds",
     "Webhook receipt to CRM commit",

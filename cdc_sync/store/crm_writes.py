@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 
 from cdc_sync.model.writes import ActivityEntry, Row, RowUpdate, TaskEntry, WritePlan
-from cdc_sync.store import field_versions
+from cdc_sync.store import field_versions, live
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
@@ -86,6 +86,19 @@ def apply_plan(conn: Connection, plan: WritePlan) -> None:
         _insert(conn, new.table, new.values)
     for change in plan.updates:
         _update(conn, change)
+    _record_judgements(conn, plan)
+    for task in plan.tasks:
+        conn.execute(_TASK, _task_values(task))
+    for activity in plan.activities:
+        conn.execute(_ACTIVITY, _activity_values(conn, plan, activity))
+    for entry in plan.audits:
+        audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
+    for notice in plan.notices:
+        live.announce(conn, notice)
+
+
+def _record_judgements(conn: Connection, plan: WritePlan) -> None:
+    """The values not taken (conflicts) and the event time of those taken (field versions)."""
     for conflict in plan.conflicts:
         row = {"table_name": conflict.table, "row_id": conflict.row_id, "field": conflict.field}
         values = {"crm_value": conflict.crm_value, "vendor_value": conflict.vendor_value}
@@ -94,12 +107,6 @@ def apply_plan(conn: Connection, plan: WritePlan) -> None:
     for version in plan.versions:
         at, source, event_id = version.occurred_at, plan.source, plan.event_id
         field_versions.record_applied(conn, version.table, version.key, version.fields, at, source, event_id)
-    for task in plan.tasks:
-        conn.execute(_TASK, _task_values(task))
-    for activity in plan.activities:
-        conn.execute(_ACTIVITY, _activity_values(conn, plan, activity))
-    for entry in plan.audits:
-        audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
 
 
 def _check_names(*names: str) -> None:

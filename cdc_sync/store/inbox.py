@@ -5,13 +5,11 @@ Stored events wake the writer: every transaction that adds rows also NOTIFYs `IN
 """
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-import psycopg
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,11 +19,11 @@ from cdc_sync.model.inbound import InboundEvent, readable
 from cdc_sync.model.storable import storable
 from cdc_sync.model.writes import Status
 from cdc_sync.store.db_errors import failure_of, reason_of
+from cdc_sync.store.listen import listen_forever
 from cdc_sync.store.tables import SCHEMA, inbox
 
 __all__ = ["Status"]  # the inbox stores how each event ended
 
-log = logging.getLogger(__name__)
 
 INBOX_CHANNEL = "cdc_sync_inbox"
 
@@ -166,23 +164,6 @@ def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | No
 
 
 async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 1.0) -> None:
-    """Set `woken` on every inbox NOTIFY, until cancelled. After a lost connection it reconnects
-    (the writer's slow poll covers the gap) and wakes once for what was stored meanwhile; an outage
-    is logged when it starts and when it ends, not at every attempt."""
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    failing = False
-    while True:
-        try:
-            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {INBOX_CHANNEL}")
-                if failing:
-                    log.warning("listening for inbox events again")
-                failing = False
-                woken.set()
-                async for _ in conn.notifies():
-                    woken.set()
-        except psycopg.Error as exc:
-            if not failing:
-                log.warning("listening for inbox events failed (%s); polling until it reconnects", exc)
-            failing = True
-            await asyncio.sleep(retry_s)
+    """Set `woken` on every inbox NOTIFY, until cancelled; also once after each (re)connection,
+    for what was stored meanwhile (the writer's slow poll covers the gap)."""
+    await listen_forever(engine, INBOX_CHANNEL, lambda _: woken.set(), woken.set, retry_s)

@@ -124,6 +124,7 @@ class Vendor:
     sources: Mapping[str, WebhookSource] = field(default_factory=dict)
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
+    channels: frozenset[str] = frozenset()  # live channels its handlers announce on (`GET /events/...`)
     # Operator commands of its own (`cdc-sync <group> ...`), loaded when the CLI starts: a
     # callable, since commands import the CLI, which imports the registry.
     commands: Callable[[], Sequence["click.Command"]] | None = None

@@ -29,6 +29,8 @@ VENDORS: dict[str, Vendor] = {
         callcenter_plugin.VENDOR,
     )
 }
+# Live channels (`GET /events/{channel}` on serve) the vendors' handlers announce on.
+CHANNELS: frozenset[str] = frozenset().union(*(vendor.channels for vendor in VENDORS.values()))
 # Operations that take an object away at its vendor: any earlier change of it is stale after one.
 REMOVALS: frozenset[str] = frozenset().union(*(vendor.removals for vendor in VENDORS.values()))
 SANDBOXES: dict[str, SandboxApp] = {

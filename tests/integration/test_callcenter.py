@@ -8,11 +8,13 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import Engine
 
 from cdc_sync.signing import signed_headers
@@ -285,3 +287,35 @@ def test_an_expired_recording_link_is_renewed_through_the_call_center_once_and_a
     assert len(sha) == 64
     audit = "SELECT count(*) FROM cdc_sync.audit_log WHERE action = 'call.recording' AND object = :o"
     assert one(state, audit, o=f"call:{call}")[0] == 1
+
+
+def first_pop(lines: Iterator[str], call_id: str, deadline: float) -> dict[str, Any]:
+    """The first screen pop of `call_id`; heartbeats (every 15 s) let the deadline be checked."""
+    for line in lines:
+        if line.startswith("data: ") and (body := orjson.loads(line[6:]))["call"] == call_id:
+            return dict(body)
+        if time.monotonic() > deadline:
+            break
+    pytest.fail(f"no screen pop for {call_id} within 30 s")
+
+
+def test_a_ringing_call_pops_up_on_a_followers_screen_with_its_contact(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    suffix = f"{random.randrange(10**7, 10**8)}"
+    contact = one(
+        crm,
+        "INSERT INTO contacts (first_name, last_name, phone, country) VALUES ('Grace', 'Hopper', :p, 'DE') "
+        "RETURNING id",
+        p=f"030 {suffix}",
+    )[0]
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    headers = {"authorization": f"Bearer {os.environ['CDC_SYNC_EVENTS_TOKEN']}"}
+    with httpx.stream("GET", "http://127.0.0.1:8000/events/calls", headers=headers, timeout=30) as live:
+        assert live.status_code == 200
+        lines = live.iter_lines()
+        assert next(lines) == ": following calls"  # subscribed: what follows is not missed
+        post(ringing(call_id, f"+4930{suffix}", "a-pop"))
+        pop = first_pop(lines, call_id, deadline=time.monotonic() + 30)
+    assert pop["contact"] == {"id": contact, "name": "Grace Hopper", "new_lead": False}
+    assert (pop["status"], pop["agent"], pop["caller"]) == ("RINGING", "a-pop", f"+4930{suffix}")

@@ -1,8 +1,9 @@
 """What call events do to the CRM: every event of a call leg is merged into its one `calls` row
 (any order, any duplicates, the same row); the first one matches the caller to a contact (or
-creates a lead), links the open opportunity and puts the call on the contact's timeline. An agent
-with no CRM user goes to the mapping queue (`call_agents` without a user); a recording link is
-kept only if it passes the recording policy."""
+creates a lead), links the open opportunity, puts the call on the contact's timeline and, for a
+live incoming call, announces the screen pop. An agent with no CRM user goes to the mapping
+queue (`call_agents` without a user); a recording link is kept only if it passes the recording
+policy."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,7 @@ from cdc_sync.inbound.writes import (
     Applied,
     WriteScope,
     add_activity,
+    add_notice,
     add_task,
     create,
     guarded_update,
@@ -30,6 +32,7 @@ from cdc_sync.vendors.callcenter.matching import (
 )
 from cdc_sync.vendors.callcenter.options import media_hosts
 from cdc_sync.vendors.callcenter.recordings import RecordingRefused, check_recording_url
+from cdc_sync.vendors.callcenter.screen_pop import CHANNEL, pops, screen_pop
 
 Handler = Callable[[WriteScope], Applied]
 
@@ -113,6 +116,9 @@ def _first_event(scope: WriteScope, record: CallRecord, values: dict[str, Any]) 
     create(scope, "calls", {"id": call_id, **values, **links})
     details = {"call": record.ext_call_id, "direction": record.direction, "match": match.reason}
     add_activity(scope, "call", contact_id, details)
+    if pops(record):
+        contact = None if match.create_lead else scope.reads.row("contacts", "id", contact_id)
+        add_notice(scope, CHANNEL, screen_pop(record, call_id, contact_id, contact, match, opportunity))
     if match.ambiguous:
         title = f"Call {record.ext_call_id} matched one of several contacts: check the match"
         add_task(scope, "manual_review", "sales", title, f"call:{call_id}", contact_id)

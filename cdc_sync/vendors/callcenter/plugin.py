@@ -12,6 +12,7 @@ from cdc_sync.vendors.callcenter import mapper
 from cdc_sync.vendors.callcenter.batch import DialBatches
 from cdc_sync.vendors.callcenter.handlers import HANDLERS
 from cdc_sync.vendors.callcenter.sandbox import CallCenterSandboxSettings, create_callcenter_app
+from cdc_sync.vendors.callcenter.screen_pop import CHANNEL
 from cdc_sync.vendors.callcenter.webhooks import FORMAT
 from cdc_sync.vendors.plugin import SandboxApp, Vendor, WebhookSource
 
@@ -51,4 +52,5 @@ VENDOR = Vendor(
     },
     handlers=HANDLERS,
     commands=commands,
+    channels=frozenset({CHANNEL}),
 )

@@ -188,3 +188,24 @@ def test_repeated_no_answers_ask_for_a_follow_up_and_an_older_result_is_stale() 
 def test_a_result_for_an_unknown_task_is_unmatched() -> None:
     plan = FakeCrm().play(dial("CONNECTED", 1), "callcenter")
     assert plan.status == "unmatched"
+
+
+def test_a_ringing_incoming_call_pops_once_with_the_contact_and_open_opportunity() -> None:
+    fake = crm({**contact(1, "030 12345678"), "first_name": "Ada", "last_name": "Lovelace"})
+    plans = [fake.play(event, "callcenter") for event in LIFECYCLE]
+
+    [first, *later] = [plan.notices for plan in plans]
+    [notice] = first
+    assert (notice.channel, notice.payload["call"], notice.payload["status"]) == ("calls", "c-1", "RINGING")
+    assert notice.payload["contact"] == {"id": 1, "name": "Ada Lovelace", "new_lead": False}
+    assert (notice.payload["opportunity_id"], notice.payload["agent"]) == (40, "a-7")
+    assert later == [[]] * 4  # the rest of the call updates its record, it does not pop again
+
+
+def test_a_call_first_heard_of_when_over_or_going_out_pops_nothing() -> None:
+    ended = call_event(3, "call.ended", 64, status="missed", ended_at=at(64).isoformat())
+    outgoing = call_event(
+        1, "call.ringing", 0, direction="outbound", to_number=CALLER, from_number="+4930999"
+    )
+    assert crm(contact(1, "030 12345678")).play(ended, "callcenter").notices == []
+    assert crm(contact(1, "030 12345678")).play(outgoing, "callcenter").notices == []
