@@ -38,17 +38,35 @@ def standard_webhooks(secret: str) -> Encoder:
     return encode
 
 
+def event_id_of(event: Mapping[str, Any]) -> str:
+    return str(event.get("id") or event.get("event_id") or f"msg_{time.time_ns()}")
+
+
+async def send_signed(
+    client: httpx.AsyncClient,
+    encoder: Encoder,
+    event: Mapping[str, Any],
+    target: str,
+    timestamp: int | None = None,
+    event_id: str | None = None,
+) -> httpx.Response:
+    """One webhook to `target`, signed the vendor's way; httpx.HTTPError if it cannot be sent."""
+    body, headers = encoder(event, event_id or event_id_of(event), timestamp or int(time.time()))
+    return await client.post(target, content=body, headers=headers)
+
+
 def emit_route(encoder: Encoder) -> Route:
     async def emit(request: Request) -> Response:
         try:
             order = EmitRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             return invalid("invalid emit request", validation_problems(exc))
-        event_id = str(order.event.get("id") or order.event.get("event_id") or f"msg_{time.time_ns()}")
-        body, headers = encoder(order.event, event_id, order.timestamp or int(time.time()))
+        event_id = event_id_of(order.event)
         async with httpx.AsyncClient(timeout=30) as client:
             try:
-                answer = await client.post(order.target, content=body, headers=headers)
+                answer = await send_signed(
+                    client, encoder, order.event, order.target, order.timestamp, event_id
+                )
             except httpx.HTTPError as exc:
                 return JSONResponse({"error": f"target unreachable: {exc}"}, status_code=502)
         return JSONResponse({"status": answer.status_code, "body": answer.text, "event_id": event_id})

@@ -319,3 +319,51 @@ def test_a_ringing_call_pops_up_on_a_followers_screen_with_its_contact(
         pop = first_pop(lines, call_id, deadline=time.monotonic() + 30)
     assert pop["contact"] == {"id": contact, "name": "Grace Hopper", "new_lead": False}
     assert (pop["status"], pop["agent"], pop["caller"]) == ("RINGING", "a-pop", f"+4930{suffix}")
+
+
+def dial_count(crm: Engine, batch: str, where: str) -> int:
+    return int(one(crm, f"SELECT count(*) FROM dial_tasks WHERE batch_id = :b AND {where}", b=batch)[0])
+
+
+def test_a_thousand_dial_tasks_go_out_in_batches_and_every_result_comes_back_onto_its_task(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    batch, refused = f"b-{uuid.uuid4().hex[:8]}", f"+4941{random.randrange(10**7, 10**8)}"
+    one(
+        crm,
+        "INSERT INTO do_not_call (phone_e164, reason) VALUES (:p, 'REJECTED') RETURNING reason",
+        p=refused,
+    )
+    one(crm, "INSERT INTO dial_batches (batch_id) VALUES (:b) RETURNING id", b=batch)
+    one(
+        crm,
+        "INSERT INTO dial_tasks (batch_id, task_id, target_phone_e164) "
+        "SELECT :b, :b || '-' || n, CASE WHEN n % 100 = 0 THEN :dnc ELSE '+4942' || (10000000 + n) END "
+        "FROM generate_series(1, 1000) AS n RETURNING id",
+        b=batch,
+        dnc=refused,
+    )
+    assert dial_count(crm, batch, "status = 'blocked'") == 10  # the do-not-call number's tasks
+
+    def queued() -> list[dict[str, Any]]:
+        tasks = httpx.get("http://127.0.0.1:9104/_sandbox/dial-tasks", timeout=10).json()["tasks"]
+        mine = [task for task in tasks if task["batch_id"] == batch]
+        return mine if len(mine) >= 990 else []
+
+    sent = wait_for("990 dial tasks at the call center", queued, timeout_s=120)
+    assert len(sent) == 990 and refused not in {task["phone"] for task in sent}
+    requests = httpx.get("http://127.0.0.1:9104/_sandbox/requests", timeout=10).json()["requests"]
+    calls = [r for r in requests if r["path"] == "/v1/dial-batches" and r["body"]["batch_id"] == batch]
+    assert len(calls) >= 2 and all(len(r["body"]["tasks"]) <= 500 for r in calls)
+
+    order = {"target": WEBHOOK, "results": {f"{batch}-7": "BLACKLISTED"}}
+    dialled = httpx.post("http://127.0.0.1:9104/_sandbox/dial-results", json=order, timeout=300).json()
+    assert set(dialled["statuses"]) == {"200"}, dialled
+    wait_for(
+        "every result on its task",
+        lambda: dial_count(crm, batch, "result_code IS NOT NULL AND attempt_count = 1") == 990,
+        timeout_s=120,
+    )
+    assert dial_count(crm, batch, "result_code = 'CONNECTED'") == 989
+    phone = one(crm, "SELECT target_phone_e164 FROM dial_tasks WHERE task_id = :t", t=f"{batch}-7")[0]
+    assert one(crm, "SELECT reason FROM do_not_call WHERE phone_e164 = :p", p=phone) == ("BLACKLISTED",)

@@ -1,16 +1,20 @@
 """Call-center sandbox (port 9104): agents (`GET /v1/agents?cursor=`), dial batches
 (`POST /v1/dial-batches`, 202 with the accepted count, once per batch_id + task_id), call detail
 (`GET /v1/calls/{id}`) and signed recording links (`POST /v1/recordings/{id}/link`), behind a
-Bearer token; it emits its webhooks signed with Standard Webhooks. The state is in
+Bearer token; it emits its webhooks signed with Standard Webhooks, and on `POST
+/_sandbox/dial-results` dials what it queued, reporting each result by webhook. The state is in
 `sandbox_state`."""
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from random import Random
 from typing import TYPE_CHECKING, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +35,8 @@ from cdc_sync.vendors.callcenter.sandbox_state import (
     CallCenter,
     CallSeeds,
     DialBatch,
+    DialResultsOrder,
+    DialTask,
     NotFound,
 )
 from cdc_sync.vendors.options import VendorOptions
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CALLCENTER_WEBHOOK_SECRET = "whsec_c2FuZGJveC1jYWxsY2VudGVyLXdlYmhvb2stc2VjcmV0"
 ACCEPTED = "accepted"
+DIALLERS = 8  # results reported at once
 Endpoint = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,10 +85,11 @@ def parsed(model: type[M], raw: bytes) -> M:
 
 
 class CallCenterEndpoints:
-    def __init__(self, center: CallCenter, ledger: EffectLedger, clock: Clock) -> None:
+    def __init__(self, center: CallCenter, ledger: EffectLedger, clock: Clock, signer: emit.Encoder) -> None:
         self.center = center
         self.ledger = ledger
         self.clock = clock
+        self.signer = signer
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Endpoint]] = [
@@ -97,6 +105,7 @@ class CallCenterEndpoints:
             Route(f"{CONTROL_PREFIX}agents", refusing(self.seed_agents), methods=["POST"]),
             Route(f"{CONTROL_PREFIX}calls", refusing(self.seed_calls), methods=["POST"]),
             Route(f"{CONTROL_PREFIX}dial-tasks", self.dial_tasks, methods=["GET"]),
+            Route(f"{CONTROL_PREFIX}dial-results", refusing(self.dial_results), methods=["POST"]),
         ]
 
     async def agents(self, request: Request) -> Response:
@@ -140,6 +149,30 @@ class CallCenterEndpoints:
         tasks = [{"batch_id": batch, **task.model_dump()} for (batch, _), task in self.center.tasks.items()]
         return FastJSONResponse({"tasks": tasks})
 
+    async def dial_results(self, request: Request) -> Response:
+        """Dial what is queued: each result goes to the target as its signed webhook (8 at a time)."""
+        order = parsed(DialResultsOrder, await request.body())
+        now, gate = datetime.fromtimestamp(self.clock(), UTC), asyncio.Semaphore(DIALLERS)
+        statuses: Counter[str] = Counter()
+
+        async def report(client: httpx.AsyncClient, batch: str, task: DialTask) -> None:
+            code = order.results.get(task.task_id, order.result_code)
+            async with gate:
+                try:
+                    answer = await emit.send_signed(
+                        client, self.signer, self.center.dial_result(batch, task, code, now), order.target
+                    )
+                except httpx.HTTPError:
+                    statuses["unreachable"] += 1  # dialled again by the next order
+                    return
+            statuses[str(answer.status_code)] += 1
+            if answer.is_success:
+                self.center.dialled.add((batch, task.task_id))
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            await asyncio.gather(*(report(client, b, t) for b, t in self.center.undialled()))
+        return FastJSONResponse({"sent": sum(statuses.values()), "statuses": dict(statuses)})
+
 
 class CallCenterSandboxSettings(VendorOptions):
     """The call-center sandbox's own settings (flat keys of `SandboxSettings`)."""
@@ -155,7 +188,8 @@ def create_callcenter_app(
     own = CallCenterSandboxSettings.of(settings)
     recorder = recorder_for(settings, clock)
     center = CallCenter(link_secret=own.callcenter_api_token.encode())
-    endpoints = CallCenterEndpoints(center, recorder.effects, clock)
+    signer = emit.standard_webhooks(own.callcenter_webhook_secret)
+    endpoints = CallCenterEndpoints(center, recorder.effects, clock, signer)
     vendor = VendorProfile(
         routes=endpoints.routes(),
         state=center,
@@ -163,7 +197,7 @@ def create_callcenter_app(
         guard=bearer_guard(own.callcenter_api_token),
         control_routes=[
             *endpoints.control_routes(),
-            emit_route(emit.standard_webhooks(own.callcenter_webhook_secret)),
+            emit_route(signer),
         ],
     )
     return sandbox_app(vendor, settings.faults, rng or Random(), clock, recorder)

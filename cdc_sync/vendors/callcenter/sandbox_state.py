@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdc_sync.vendors.callcenter.options import DEFAULT_MEDIA_HOSTS as MEDIA_HOST
+from cdc_sync.vendors.callcenter.webhooks import ResultCode
 
 MAX_TASKS = 500
 MAX_PAGE = 100
@@ -50,6 +51,15 @@ class Agent(Strict):
     status: str = "available"
 
 
+class DialResultsOrder(Strict):
+    """`POST /_sandbox/dial-results`: dial every queued task not dialled yet and report each result
+    to `target` as a signed `dial.result` webhook (`results` overrides the code per task id)."""
+
+    target: str
+    result_code: ResultCode = "CONNECTED"
+    results: dict[str, ResultCode] = Field(default_factory=dict)
+
+
 class AgentSeeds(Strict):
     agents: list[Agent]
 
@@ -80,11 +90,31 @@ class CallCenter:
     agents: list[Agent] = field(default_factory=list)
     tasks: dict[tuple[str, str], DialTask] = field(default_factory=dict)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dialled: set[tuple[str, str]] = field(default_factory=set)
 
     def clear(self) -> None:
         self.agents.clear()
         self.tasks.clear()
         self.calls.clear()
+        self.dialled.clear()
+
+    def undialled(self) -> list[tuple[str, DialTask]]:
+        return [
+            (batch, task)
+            for (batch, task_id), task in self.tasks.items()
+            if (batch, task_id) not in self.dialled
+        ]
+
+    def dial_result(self, batch: str, task: DialTask, code: str, now: datetime) -> dict[str, Any]:
+        """The `dial.result` webhook of one task's first attempt."""
+        at = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        result = {"batch_id": batch, "task_id": task.task_id, "result_code": code, "attempt_count": 1}
+        return {
+            "event_id": f"dial-{batch}-{task.task_id}-1",
+            "type": "dial.result",
+            "occurred_at": at,
+            "call": {**result, "last_attempt_at": at},
+        }
 
     def agent_page(self, cursor: str | None, limit: int) -> tuple[list[Agent], str | None]:
         start = offset_of(cursor)
