@@ -6,7 +6,10 @@
    and `destinations resume` replays the held changes in order without duplicates;
 4. C-1: the helpdesk resolves ticket A100 with satisfaction 5 through a signed webhook; the
    writer updates the CRM ticket and the contact's profile; a write racing a CRM edit lands in
-   the conflict queue instead.
+   the conflict queue instead;
+5. the call center: an incoming call pops up on a following agent screen (SSE) with the matched
+   contact, then its events — sent shuffled — become one call record with a recording link and
+   QA tags on the contact's timeline.
 """
 
 import json
@@ -19,7 +22,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +39,8 @@ CLI = str(Path(sys.executable).parent / "cdc-sync")
 MARKETING = "http://127.0.0.1:9101"
 NOTIFICATIONS = "http://127.0.0.1:9103"  # the ERP sandbox doubles as the alert webhook sink
 HELPDESK = "http://127.0.0.1:9102"
+CALLCENTER = "http://127.0.0.1:9104"
+SERVE = "http://127.0.0.1:8000"
 MAILCHIMP_AUTH = ("cdc-sync", os.environ.get("CDC_SYNC_MAILCHIMP_API_KEY", "sandbox-mailchimp-key"))
 T = TypeVar("T")
 
@@ -251,6 +256,121 @@ def story_c1(crm: Engine, config: Path) -> None:
     say("   (an operator decides with: cdc-sync conflicts resolve ID --keep crm|vendor)")
 
 
+def call_event(call_id: str, number: str, kind: str, at: datetime, **call: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"{call_id}-{kind}",
+        "type": kind,
+        "occurred_at": at.isoformat(),
+        "call": {"call_id": call_id, "direction": "inbound", "from_number": f"+493055{number}", **call},
+    }
+
+
+def emit_from_callcenter(event: dict[str, Any]) -> None:
+    order = {"event": event, "target": f"{SERVE}/webhooks/callcenter"}
+    answer = httpx.post(f"{CALLCENTER}/_sandbox/emit", json=order, timeout=30).json()
+    say(f"   call-center webhook {event['type']:<21} answered {answer['status']}")
+
+
+def screen_pop(call_id: str, ring: dict[str, Any]) -> dict[str, Any]:
+    """Follow the agents' live channel, ring, and return the pop of this call."""
+    headers = {"authorization": f"Bearer {os.environ.get('CDC_SYNC_EVENTS_TOKEN', '')}"}
+    with httpx.stream("GET", f"{SERVE}/events/calls", headers=headers, timeout=30) as live:
+        lines = live.iter_lines()
+        next(lines)  # ": following calls": subscribed before the phone rings
+        emit_from_callcenter(ring)
+        for line in lines:
+            if line.startswith("data: ") and (pop := json.loads(line[6:]))["call"] == call_id:
+                return dict(pop)
+    raise SystemExit(f"demo: no screen pop for {call_id}")
+
+
+def story_call(crm: Engine, config: Path) -> None:
+    say("== Call center: an incoming call pops up on the agent's screen, then becomes a call record")
+    number = f"{uuid.uuid4().int % 10**6:06d}"  # Dana's own number: one contact matches it
+    with crm.begin() as conn:
+        contact = conn.execute(
+            text(
+                "INSERT INTO contacts (first_name, last_name, phone, country) "
+                "VALUES ('Dana', 'Scully', :p, 'DE') RETURNING id"
+            ),
+            {"p": f"030 55 {number}"},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO opportunities (contact_id, name, stage) VALUES (:c, 'Renewal 2027', 'proposal')"
+            ),
+            {"c": contact},
+        )
+    call_id, t0 = f"call-{uuid.uuid4().hex[:8]}", datetime.now(UTC) - timedelta(minutes=2)
+    later = [
+        call_event(
+            call_id, number, "call.qa_completed", t0 + timedelta(minutes=2), qa_tags=["friendly", "resolved"]
+        ),
+        call_event(
+            call_id,
+            number,
+            "call.ended",
+            t0 + timedelta(seconds=98),
+            status="answered",
+            ended_at=(t0 + timedelta(seconds=98)).isoformat(),
+            talk_duration_sec=95,
+        ),
+        call_event(
+            call_id,
+            number,
+            "call.recording_ready",
+            t0 + timedelta(seconds=100),
+            recording_ready=True,
+            recording_url=f"https://media.callcenter.example/recordings/{call_id}.mp3?sig=demo",
+        ),
+        call_event(
+            call_id,
+            number,
+            "call.answered",
+            t0 + timedelta(seconds=3),
+            connected_at=(t0 + timedelta(seconds=3)).isoformat(),
+        ),
+    ]
+    ring = call_event(
+        call_id, number, "call.ringing", t0, status="ringing", started_at=t0.isoformat(), agent_id="agent-7"
+    )
+    pop = screen_pop(call_id, ring)
+    say(
+        f"   screen pop: {pop['caller']} is {pop['contact']['name']} (contact {pop['contact']['id']}), "
+        f"opportunity {pop['opportunity_id']}, agent {pop['agent']}"
+    )
+    say("   the rest of the call arrives out of order (QA first, answered last):")
+    for event in later:
+        emit_from_callcenter(event)
+
+    def record() -> Any:
+        with crm.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT id, status, talk_duration_sec, ring_duration_sec, qa_tags, recording_signed_url "
+                    "FROM calls WHERE ext_call_id = :c AND connected_at IS NOT NULL AND qa_tags <> '{}'"
+                ),
+                {"c": call_id},
+            ).first()
+        return row
+
+    row = wait_for("the call record", record, timeout_s=30)
+    say(
+        f"   call record {row[0]} on contact {contact}: {row[1]}, rang {row[3]} s, talked {row[2]} s, "
+        f"QA {', '.join(row[4])}, recording link on {row[5].split('/')[2]}"
+    )
+    httpx.post(
+        f"{CALLCENTER}/_sandbox/calls",
+        json={"calls": [{"call_id": call_id, "recording_ready": True}]},
+        timeout=10,
+    )
+    link = cdc_sync(config, "calls", "recording", str(row[0])).strip()
+    say(f"   cdc-sync calls recording {row[0]}: a fresh signed link, {link.split('?')[0]}?…")
+    say("   agents with no CRM user wait in: cdc-sync agents unmapped")
+    for line in cdc_sync(config, "agents", "unmapped").splitlines()[:3]:
+        say(f"     {line}")
+
+
 def operator_view(config: Path, state: Path, prospects: list[int]) -> None:
     say("== The operator's view")
     steps = [
@@ -289,6 +409,7 @@ def main() -> None:
         story_d2(crm, config)
         wait_for("cdc-sync serve", lambda: httpx.get("http://127.0.0.1:8000/readyz").is_success, timeout_s=30)
         story_c1(crm, config)
+        story_call(crm, config)
         operator_view(config, state, prospects)
     say("== done. Stop the stack with: make stack-down")
 
