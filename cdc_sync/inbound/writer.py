@@ -48,8 +48,8 @@ class Writer:
     wakeup: Wakeup | None = None
 
     def apply_pending(self) -> "Pass":
-        """Apply one batch of what is pending now, oldest first. RetryableError (or the database's
-        own error) if the database failed it: then nothing of it is committed."""
+        """Apply one batch of what is pending now, most urgent first, then oldest. RetryableError
+        (or the database's own error) if the database failed it: then nothing of it is committed."""
         with self.engine.begin() as conn:
             claims = inbox.claim_batch(conn, self.batch)
             held = inbox.pending_before(conn, claims)

@@ -3,7 +3,15 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from cdc_sync.model.storable import check_storable
 
@@ -27,6 +35,9 @@ StoredText = Annotated[str, AfterValidator(check_storable)]
 StoredData = Annotated[dict[str, Any], AfterValidator(check_storable)]
 
 
+URGENT, NORMAL, DEFERRABLE = 0, 1, 2
+
+
 class InboundEvent(BaseModel):
     """One vendor event, normalized. `entity` is the ordering key: the writer applies events with the
     same entity one at a time, in order. Every string in it can be stored (`StoredText`)."""
@@ -39,6 +50,8 @@ class InboundEvent(BaseModel):
     entity: StoredText
     occurred_at: Instant
     data: StoredData
+    # When the writer is behind, lower first (0 urgent, 1 normal, 2 can wait); ties in receipt order.
+    priority: int = Field(default=NORMAL, ge=0, le=9)
 
 
 def readable(exc: ValidationError) -> str:

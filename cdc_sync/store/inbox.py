@@ -30,12 +30,13 @@ INBOX_CHANNEL = "cdc_sync_inbox"
 # One statement for a whole batch; ORDER BY n keeps the ids (the writer's order) in receipt order.
 _PUT_MANY = text(
     f"""
-    INSERT INTO {SCHEMA}.inbox (source, event_id, kind, entity, occurred_at, data)
-    SELECT source, event_id, kind, entity, occurred_at, data
+    INSERT INTO {SCHEMA}.inbox (source, event_id, kind, entity, occurred_at, data, priority)
+    SELECT source, event_id, kind, entity, occurred_at, data, priority
     FROM unnest(
         CAST(:source AS text[]), CAST(:event_id AS text[]), CAST(:kind AS text[]),
-        CAST(:entity AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:data AS jsonb[])
-    ) WITH ORDINALITY AS incoming(source, event_id, kind, entity, occurred_at, data, n)
+        CAST(:entity AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:data AS jsonb[]),
+        CAST(:priority AS smallint[])
+    ) WITH ORDINALITY AS incoming(source, event_id, kind, entity, occurred_at, data, priority, n)
     ORDER BY n
     ON CONFLICT ON CONSTRAINT inbox_source_event_id DO NOTHING
     RETURNING source, event_id
@@ -55,6 +56,7 @@ def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, 
         "entity": [e.entity for e in events],
         "occurred_at": [e.occurred_at for e in events],
         "data": [orjson.dumps(e.model_dump(mode="json")["data"]).decode() for e in events],
+        "priority": [e.priority for e in events],
     }
     try:
         with engine.begin() as conn:
@@ -100,11 +102,12 @@ _EVENT_FIELDS = ("source", "event_id", "kind", "entity", "occurred_at", "data")
 
 
 def claim_batch(conn: Connection, limit: int) -> Claims:
-    """Lock the oldest pending events no other writer holds, in receipt order (caller's transaction)."""
+    """Lock the pending events no other writer holds, most urgent first, then in receipt order
+    (caller's transaction). An urgent event still waits for an older one of its entity (the gate)."""
     statement = (
         select(inbox)
         .where(inbox.c.status == "pending")
-        .order_by(inbox.c.id)
+        .order_by(inbox.c.priority, inbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

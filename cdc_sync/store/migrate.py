@@ -34,11 +34,21 @@ def _v4_field_versions(conn: Connection) -> None:
     field_versions.create(conn, checkfirst=True)
 
 
+def _v5_inbox_priority(conn: Connection) -> None:
+    conn.execute(
+        text(f"ALTER TABLE {SCHEMA}.inbox ADD COLUMN IF NOT EXISTS priority smallint NOT NULL DEFAULT 1")
+    )
+    conn.execute(
+        text(f"CREATE INDEX IF NOT EXISTS inbox_pending_priority ON {SCHEMA}.inbox (status, priority, id)")
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
     (3, _v3_dead_letter_resolution),
     (4, _v4_field_versions),
+    (5, _v5_inbox_priority),
 ]
 
 

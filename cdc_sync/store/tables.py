@@ -10,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -169,8 +170,10 @@ inbox = Table(
     Column("status", String, nullable=False, server_default="pending"),
     Column("result", Text),
     Column("processed_at", DateTime(timezone=True)),
+    Column("priority", SmallInteger, nullable=False, server_default="1"),  # InboundEvent.priority
     UniqueConstraint("source", "event_id", name="inbox_source_event_id"),
     Index("inbox_pending", "status", "id"),
+    Index("inbox_pending_priority", "status", "priority", "id"),
 )
 
 # Vendor writes that were not applied: not the vendor's field, or the CRM changed the row since.

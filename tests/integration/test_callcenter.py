@@ -15,9 +15,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
+from cdc_sync.model.inbound import NORMAL
 from cdc_sync.signing import signed_headers
+from cdc_sync.store import inbox
+from cdc_sync.store.tables import inbox as inbox_table
+from cdc_sync.vendors.callcenter.webhooks import PRIORITIES
 from tests.integration.outbound_fixtures import Process, Runner, wait_for
 from tests.integration.test_inbound import applied, one
 
@@ -338,10 +342,12 @@ def test_a_thousand_dial_tasks_go_out_in_batches_and_every_result_comes_back_ont
     one(
         crm,
         "INSERT INTO dial_tasks (batch_id, task_id, target_phone_e164) "
-        "SELECT :b, :b || '-' || n, CASE WHEN n % 100 = 0 THEN :dnc ELSE '+4942' || (10000000 + n) END "
+        "SELECT :b, :b || '-' || n, "
+        "CASE WHEN n % 100 = 0 THEN :dnc ELSE :prefix || lpad(n::text, 4, '0') END "
         "FROM generate_series(1, 1000) AS n RETURNING id",
         b=batch,
         dnc=refused,
+        prefix=f"+4942{random.randrange(10**5, 10**6)}",  # numbers of this run only (no earlier do-not-call)
     )
     assert dial_count(crm, batch, "status = 'blocked'") == 10  # the do-not-call number's tasks
 
@@ -367,3 +373,26 @@ def test_a_thousand_dial_tasks_go_out_in_batches_and_every_result_comes_back_ont
     assert dial_count(crm, batch, "result_code = 'CONNECTED'") == 989
     phone = one(crm, "SELECT target_phone_e164 FROM dial_tasks WHERE task_id = :t", t=f"{batch}-7")[0]
     assert one(crm, "SELECT reason FROM do_not_call WHERE phone_e164 = :p", p=phone) == ("BLACKLISTED",)
+
+
+def test_the_writer_takes_call_records_before_recordings_and_qa_tags_when_it_is_behind(state: Engine) -> None:
+    tag, now = uuid.uuid4().hex[:8], datetime.now(UTC)
+    kinds = ["call.qa_completed", "call.ended", "call.recording_ready", "call.ringing", "dial.result"]
+    rows = [
+        {
+            "source": "callcenter",
+            "event_id": f"{tag}-{n}-{kind}",
+            "kind": kind,
+            "entity": f"call:{tag}-{n}",
+            "occurred_at": now,
+            "data": {},
+            "priority": PRIORITIES.get(kind, NORMAL),
+        }
+        for n, kind in enumerate(kinds)
+    ]
+    with state.connect() as conn, conn.begin() as backlog:  # never committed: no writer sees them
+        conn.execute(insert(inbox_table), rows)
+        claimed = inbox.claim_batch(conn, 10_000).events
+        backlog.rollback()
+    mine = [c.event.kind for c in claimed if c.event.event_id.startswith(tag)]
+    assert mine == ["call.ended", "call.ringing", "dial.result", "call.qa_completed", "call.recording_ready"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from cdc_sync.inbound.payloads import PayloadFormat, VendorModel
-from cdc_sync.model.inbound import Id, InboundEvent, Instant
+from cdc_sync.model.inbound import DEFERRABLE, NORMAL, URGENT, Id, InboundEvent, Instant
 from cdc_sync.vendors.callcenter.calls import ext_call_id
 
 CallKind = Literal["call.ringing", "call.answered", "call.ended", "call.recording_ready", "call.qa_completed"]
@@ -72,6 +72,14 @@ class DialEvent(VendorModel):
 
 
 Hook = Annotated[CallEvent | DialEvent, Field(discriminator="type")]
+# Under congestion the call record (and its screen pop) goes first; recordings and QA tags wait.
+PRIORITIES = {
+    "call.ringing": URGENT,
+    "call.answered": URGENT,
+    "call.ended": URGENT,
+    "call.recording_ready": DEFERRABLE,
+    "call.qa_completed": DEFERRABLE,
+}
 
 
 def _event(source: str, hook: CallEvent | DialEvent) -> InboundEvent:
@@ -87,6 +95,7 @@ def _event(source: str, hook: CallEvent | DialEvent) -> InboundEvent:
         entity=entity,
         occurred_at=hook.occurred_at,
         data=data,
+        priority=PRIORITIES.get(hook.type, NORMAL),
     )
 
 

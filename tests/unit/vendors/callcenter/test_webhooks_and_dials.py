@@ -49,6 +49,34 @@ def test_a_call_event_is_ordered_by_its_leg_and_a_dial_result_by_its_task() -> N
 
 
 @pytest.mark.parametrize(
+    ("kind", "priority"),
+    [
+        ("call.ringing", 0),
+        ("call.answered", 0),
+        ("call.ended", 0),
+        ("call.recording_ready", 2),
+        ("call.qa_completed", 2),
+    ],
+)
+def test_call_records_go_before_recordings_and_qa_tags_when_the_writer_is_behind(
+    kind: str, priority: int
+) -> None:
+    document = {
+        "event_id": "e",
+        "type": kind,
+        "occurred_at": "2026-12-02T09:00:00Z",
+        "call": {"call_id": "c"},
+    }
+    assert parse("callcenter", JSON, body(**document)).priority == priority
+
+
+def test_a_dial_result_keeps_the_normal_priority() -> None:
+    result = {"batch_id": "b", "task_id": "t", "result_code": "BUSY"}
+    document = {"event_id": "e", "type": "dial.result", "occurred_at": "2026-12-02T09:00:00Z", "call": result}
+    assert parse("callcenter", JSON, body(**document)).priority == 1
+
+
+@pytest.mark.parametrize(
     "document",
     [
         {
