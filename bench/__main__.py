@@ -4,8 +4,10 @@ ceiling.consume_decode / ceiling.decode_plan: what one process can do with the p
 records without the network (see ceiling.py); pipeline: `cdc-sync run` to the sandboxes with
 both destinations, each change's effect checked exactly once; the ratios of the two; latency at
 10,000 and 60,000 changes/min; backlog: a large pre-produced backlog drained; inbound: signed
-webhooks into `cdc-sync serve`. Every drained phase reports the CPU of cdc-sync, the sandbox,
-each JVM of the stack and PostgreSQL. The load is a mix of CRM changes (see load.py).
+webhooks into `cdc-sync serve`; callcenter: call events at the call center's peak (10,000/min),
+screen pops over SSE and a writer stopped on purpose (see callcenter.py). Every drained phase
+reports the CPU of cdc-sync, the sandbox, each JVM of the stack and PostgreSQL. The outbound load
+is a mix of CRM changes (see load.py).
 """
 
 import json
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import create_engine
 
 from bench.backlog import backlog
+from bench.callcenter import callcenter
 from bench.ceiling import ceilings
 from bench.cpu import cpu_figures
 from bench.figures import table
@@ -36,6 +39,10 @@ LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
 CEILING_RUNS = int(os.environ.get("BENCH_CEILING_RUNS", "5"))
 INBOUND_RATE = float(os.environ.get("BENCH_WEBHOOKS_PER_S", "1000"))
 INBOUND_SECONDS = float(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
+CALL_RATE = float(os.environ.get("BENCH_CALL_EVENTS_PER_MIN", "10000")) / 60
+CALL_MINUTES = float(os.environ.get("BENCH_CALL_MINUTES", "15"))
+CALL_STALL_S = float(os.environ.get("BENCH_CALL_STALL_SECONDS", "20"))
+WRITER_METRICS_PORT = 9129
 KEYS = (
     *(
         "ceiling.consume_decode",
@@ -44,10 +51,10 @@ KEYS = (
         "ratio_consume_decode",
         "ratio_decode_plan",
     ),
-    *("latency", "backlog", "inbound"),
+    *("latency", "backlog", "inbound", "callcenter"),
 )
 # For a quick look at one part; the keys of the skipped ones are null.
-PHASES = os.environ.get("BENCH_PHASES", "pipeline,latency,backlog,inbound").split(",")
+PHASES = os.environ.get("BENCH_PHASES", "pipeline,latency,backlog,inbound,callcenter").split(",")
 
 
 def _ratio(pipeline: dict[str, Any], ceiling: dict[str, Any]) -> float | None:
@@ -67,6 +74,8 @@ def outbound(rig: Rig) -> dict[str, Any]:
         results["backlog"] = backlog(rig, BACKLOG)
     if "inbound" in PHASES:
         results["inbound"] = inbound_phase(rig)
+    if "callcenter" in PHASES:
+        results["callcenter"] = callcenter_phase(rig)
     return results
 
 
@@ -93,6 +102,22 @@ def inbound_phase(rig: Rig) -> dict[str, Any]:
         before = meter.sample()
         figures = inbound(rig.crm, rig.state, INBOUND_RATE, INBOUND_SECONDS, pids={"serve": serve.pid})
         figures["cpu_whole_call"] = cpu_figures(before, meter.sample(), 0)
+    return figures
+
+
+def callcenter_phase(rig: Rig) -> dict[str, Any]:
+    """bench.callcenter's figures with a separate writer (so it can be stopped on purpose)."""
+    print(f"callcenter: {CALL_RATE * 60:,.0f} events/min for {CALL_MINUTES:g} min", flush=True)
+    writer_args = [CLI, "writer", "--metrics-port", str(WRITER_METRICS_PORT)]
+    with (
+        running([CLI, "serve", "--no-writer"], rig.tmp / "serve-calls.log") as serve,
+        running(writer_args, rig.tmp / "writer-calls.log") as writer,
+    ):
+        wait_http("http://127.0.0.1:8000/readyz")
+        meter = rig.meter(cdc_sync_serve=serve.pid, cdc_sync_writer=writer.pid)
+        before = meter.sample()
+        figures = callcenter(rig.crm, rig.state, writer.pid, CALL_RATE, CALL_MINUTES * 60, CALL_STALL_S)
+        figures["cpu"] = cpu_figures(before, meter.sample(), int(figures["events"]))
     return figures
 
 

@@ -66,6 +66,15 @@ def _latency(name: str, phase: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+def _figures(phase: str, figures: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """A phase's plain figures and percentiles, a row each."""
+    return [
+        (f"{phase} {key}", _pcts(v) if isinstance(v, Mapping) else _num(v), "")
+        for key, v in figures.items()
+        if not isinstance(v, Mapping) or "p50" in v
+    ]
+
+
 def table(results: Mapping[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = [
         (
@@ -85,11 +94,9 @@ def table(results: Mapping[str, Any]) -> str:
         *_drained("backlog", backlog),
         ("backlog peak RSS", _num(_get(backlog, "peak_rss_mb"), " MB"), "≤ 300 MB"),
     ]
-    inbound = results.get("inbound") or {}
-    rows += [
-        (f"inbound {key}", _pcts(v) if isinstance(v, Mapping) else _num(v), "")
-        for key, v in inbound.items()
-        if not isinstance(v, Mapping) or "p50" in v
-    ]
+    for phase in ("inbound", "callcenter"):
+        rows += _figures(phase, results.get(phase) or {})
+    congestion = _get(results, "callcenter", "congestion") or {}
+    rows += _figures("callcenter stalled writer", congestion)
     width = max(len(name) for name, *_ in rows)
     return "\n".join(f"{name:<{width}}  {value:>22}  {note}".rstrip() for name, value, note in rows)
