@@ -1,7 +1,9 @@
 """What a dial result does to the CRM: the result onto its dial task (its `status` stays the
 CRM's: `pending` until dialled, `blocked` for a do-not-call number), the number onto the
 do-not-call list when the callee refused (never dialled again), and the follow-ups the sales
-team asked for: repeated no-answers get a follow-up task, a refusal freezes the opportunity."""
+team asked for: a connected call whose disposition shows interest asks to advance the
+opportunity (its stage stays the CRM's), repeated no-answers get a follow-up task, a refusal
+freezes the opportunity."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +12,8 @@ from cdc_sync.inbound.writes import Applied, WriteScope, add_task, create, guard
 
 BLOCKING = frozenset({"REJECTED", "BLACKLISTED"})
 FOLLOW_UP_AFTER = 3  # no-answers in a row before a person calls instead
+# The call's disposition codes that show interest (the call center's `disposition_code`).
+POSITIVE = frozenset({"INTERESTED", "APPOINTMENT", "CALLBACK", "SALE"})
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,14 @@ class Hint:
     title: str
 
 
-def stage_hint(result_code: str, attempt_count: int, task_id: str) -> Hint | None:
+def stage_hint(
+    result_code: str, attempt_count: int, task_id: str, disposition: str | None = None
+) -> Hint | None:
     """The follow-up a result asks for, if any (the opportunity's stage stays the CRM's call)."""
+    if result_code == "CONNECTED" and (disposition or "").upper() in POSITIVE:
+        return Hint(
+            "reminder", "sales", f"Dial task {task_id}: connected, {disposition}: advance the opportunity"
+        )
     if result_code in BLOCKING:
         return Hint("manual_review", "sales", f"Dial task {task_id}: {result_code}, freeze the opportunity")
     if result_code == "NO_ANSWER" and attempt_count >= FOLLOW_UP_AFTER:
@@ -52,7 +62,9 @@ def dial_result(scope: WriteScope) -> Applied:
         return outcome(guarded, detail)
     if changes["result_code"] in BLOCKING:
         _do_not_call(scope, str(task["target_phone_e164"]), changes["result_code"])
-    hint = stage_hint(changes["result_code"], changes["attempt_count"], str(task["task_id"]))
+    hint = stage_hint(
+        changes["result_code"], changes["attempt_count"], str(task["task_id"]), _disposition(scope, data)
+    )
     if hint is not None:
         related = (
             f"opportunity:{task['opportunity_id']}"
@@ -61,6 +73,12 @@ def dial_result(scope: WriteScope) -> Applied:
         )
         add_task(scope, hint.kind, hint.role, hint.title, related, task.get("contact_id"))
     return outcome(guarded, detail)
+
+
+def _disposition(scope: WriteScope, data: dict[str, Any]) -> str | None:
+    """How the dialled call ended, if cdc-sync has its record already."""
+    call = scope.reads.row("calls", "ext_call_id", str(data["call_id"])) if data.get("call_id") else None
+    return None if call is None or call.get("result_code") is None else str(call["result_code"])
 
 
 def _do_not_call(scope: WriteScope, phone: str, reason: str) -> None:

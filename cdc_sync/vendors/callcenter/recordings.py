@@ -1,8 +1,9 @@
 """Recording links are untrusted input: one is kept only if it is HTTPS, on an allow-listed media
 host, with no credentials or odd port in it, and its host is a name (never an address). Pure;
 cdc-sync stores the link and never fetches the audio, so there is nothing to redirect or rebind.
-`check_addresses` is for any code that does connect: every address the name resolves to must be
-public (no private, loopback, link-local or metadata address, also IPv4-mapped in IPv6)."""
+`check_addresses` checks where a name leads (a renewed link's host, `links.parse_link`): every
+address it resolves to must be public (no private, loopback, link-local or metadata address, also
+IPv4-mapped in IPv6)."""
 
 import ipaddress
 from collections.abc import Iterable

@@ -151,7 +151,7 @@ def dial(code: str, attempts: int, n: int = 1) -> InboundEvent:
     )
 
 
-def dial_crm() -> FakeCrm:
+def dial_crm(*calls: dict[str, Any]) -> FakeCrm:
     task = {
         "id": 3,
         "task_id": "t-1",
@@ -164,7 +164,7 @@ def dial_crm() -> FakeCrm:
         "updated_at": T0,
         "sync_origin": None,
     }
-    return FakeCrm({"dial_tasks": [task]})
+    return FakeCrm({"dial_tasks": [task], "calls": list(calls)})
 
 
 def test_a_refusal_puts_the_number_on_the_do_not_call_list_and_freezes_the_opportunity() -> None:
@@ -183,6 +183,17 @@ def test_repeated_no_answers_ask_for_a_follow_up_and_an_older_result_is_stale() 
     assert [t.kind for t in plan.tasks] == ["reminder"]
     assert fake.play(dial("CONNECTED", 1, n=1), "callcenter").status == "stale"
     assert fake.tables["dial_tasks"][0]["attempt_count"] == 3
+
+
+def test_a_connected_call_showing_interest_asks_to_advance_the_opportunity() -> None:
+    interested = dial_crm({"id": 8, "ext_call_id": "c-9", "result_code": "interested"})
+    plan = interested.play(dial("CONNECTED", 1), "callcenter")
+    hints = [(t.kind, t.related, "advance" in t.title) for t in plan.tasks]
+    assert hints == [("reminder", "opportunity:40", True)]
+    assert {update.table for update in plan.updates} == {"dial_tasks"}  # the stage stays the CRM's
+    not_interested = dial_crm({"id": 8, "ext_call_id": "c-9", "result_code": "NOT_INTERESTED"})
+    assert not_interested.play(dial("CONNECTED", 1), "callcenter").tasks == []
+    assert dial_crm().play(dial("CONNECTED", 1), "callcenter").tasks == []  # the call is not in yet
 
 
 def test_a_result_for_an_unknown_task_is_unmatched() -> None:

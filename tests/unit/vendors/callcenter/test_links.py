@@ -17,8 +17,12 @@ GOOD = {
 }
 
 
+def nowhere(host: str) -> list[str]:
+    return []
+
+
 def test_a_short_lived_link_on_the_media_host_is_kept_with_its_hash() -> None:
-    link = parse_link(GOOD, NOW, HOSTS)
+    link = parse_link(GOOD, NOW, HOSTS, lambda host: ["93.184.216.34"])
     assert (link.url, link.expires_at, link.sha256) == (GOOD["url"], NOW + timedelta(hours=1), "a" * 64)
 
 
@@ -39,7 +43,17 @@ def test_a_short_lived_link_on_the_media_host_is_kept_with_its_hash() -> None:
 )
 def test_unsafe_long_lived_or_malformed_links_are_refused(change: dict[str, Any], reason: str) -> None:
     with pytest.raises(RecordingRefused, match=reason):
-        parse_link({**GOOD, **change}, NOW, HOSTS)
+        parse_link({**GOOD, **change}, NOW, HOSTS, nowhere)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::ffff:10.0.0.1", "::1"])
+def test_an_allow_listed_host_resolving_inside_the_network_is_refused(address: str) -> None:
+    with pytest.raises(RecordingRefused, match="not public"):
+        parse_link(GOOD, NOW, HOSTS, lambda host: ["93.184.216.34", address])
+
+
+def test_a_host_that_does_not_resolve_is_kept_as_nothing_is_fetched() -> None:
+    assert parse_link(GOOD, NOW, HOSTS, nowhere).url == GOOD["url"]
 
 
 def test_a_link_is_renewed_shortly_before_it_expires() -> None:
