@@ -396,3 +396,42 @@ def test_the_writer_takes_call_records_before_recordings_and_qa_tags_when_it_is_
         backlog.rollback()
     mine = [c.event.kind for c in claimed if c.event.event_id.startswith(tag)]
     assert mine == ["call.ended", "call.ringing", "dial.result", "call.qa_completed", "call.recording_ready"]
+
+
+def test_what_a_lost_webhook_left_out_is_found_against_the_call_center_and_fixed_through_the_writer(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    ring = ringing(call_id, f"+4930{random.randrange(10**7, 10**8)}", "a-reconcile")
+    post(ring)  # answered, ended and QA never arrive
+    assert applied(state, "callcenter", ring["event_id"])[0] == "done"
+    ended = datetime.now(UTC).replace(microsecond=0)
+    detail = {
+        **ring["call"],
+        "status": "answered",
+        "connected_at": (ended - timedelta(seconds=40)).isoformat(),
+        "ended_at": ended.isoformat(),
+        "talk_duration_sec": 40,
+        "qa_tags": ["escalated"],
+    }
+    seeded = httpx.post("http://127.0.0.1:9104/_sandbox/calls", json={"calls": [detail]}, timeout=10)
+    assert seeded.status_code == 201, seeded.text
+
+    def verdict(*fix: str) -> dict[str, Any]:
+        found = json.loads(
+            cli_ok(runner, "calls", "reconcile", "--since", "10m", "--call", call_id, "--json", *fix)
+        )
+        return next(f for f in found if f["call"] == call_id)
+
+    before = verdict()
+    assert before["state"] == "differs" and {"status", "ended_at", "qa_tags"} <= set(before["differences"])
+    verdict("--fix")
+    wait_for(
+        "the repair applied",
+        lambda: one(crm, "SELECT status FROM calls WHERE ext_call_id = :c", c=call_id) == ("ANSWERED",),
+    )
+    assert one(crm, "SELECT talk_duration_sec, qa_tags FROM calls WHERE ext_call_id = :c", c=call_id) == (
+        40,
+        ["escalated"],
+    )
+    assert verdict()["state"] == "same"

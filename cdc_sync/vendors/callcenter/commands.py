@@ -3,6 +3,7 @@ center's review queues and recording links for operators (the logic is in `revie
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,17 +12,21 @@ from urllib.parse import quote
 import click
 
 from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
-from cdc_sync.cli.params import DURATION
+from cdc_sync.cli.params import DURATION, INSTANT
 from cdc_sync.delivery.destinations import HttpDestination
 from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
 from cdc_sync.repair.readers import VendorApi, VendorUnreadable
 from cdc_sync.vendors.callcenter.links import fresh, parse_link, provider_call_id
 from cdc_sync.vendors.callcenter.options import media_hosts
+from cdc_sync.vendors.callcenter.reader import read_details
+from cdc_sync.vendors.callcenter.reconcile import compared, repair_event
 from cdc_sync.vendors.callcenter.review import (
     ambiguous_calls,
     map_agent,
+    recent_calls,
     recording_of,
+    repair,
     settle_call,
     store_link,
     sync_agents,
@@ -161,6 +166,42 @@ async def ask_for_link(vendor: HttpDestination, provider_id: str) -> dict[str, A
     if answer.outcome.status != 200 or not isinstance(answer.json, dict):
         raise VendorUnreadable(f"{vendor.name}: POST {path} failed: {answer.outcome.summary}")
     return answer.json
+
+
+@calls.command("reconcile")
+@click.option("--since", type=INSTANT, default="24h", show_default=True, help="Calls heard of since then.")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="The newest N.")
+@click.option("--call", "call_ids", multiple=True, help="Only this call (its ext_call_id); repeatable.")
+@click.option("--fix", is_flag=True, help="Merge the call center's detail in, through the inbox and writer.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def calls_reconcile(
+    ctx: click.Context, since: datetime, limit: int, call_ids: tuple[str, ...], fix: bool, as_json: bool
+) -> None:
+    """Compare recent calls with the call center's own detail (`GET /v1/calls/{id}`): what a lost
+    or late webhook left out. --fix feeds each difference in as the vendor's event (audited)."""
+    engine, now = state_engine_of(ctx), datetime.now(UTC)
+    rows = recent_calls(engine, since, limit, list(call_ids))
+    name, destination = callcenter_destination(ctx)
+    ext_ids = [str(row["ext_call_id"]) for row in rows]
+    details = asyncio.run(read_details(VendorApi(name, destination), ext_ids))
+    found = [compared(row, details.get(ext), now) for row, ext in zip(rows, ext_ids, strict=True)]
+    differing = [f["call"] for f in found if f["state"] == "differs"]
+    queued = repair(engine, [repair_event(details[c] or {}, now) for c in differing], actor()) if fix else 0
+    fixed = [f"{queued} fixes queued for the writer"] if fix else []
+    emit(found, as_json, [*reconcile_lines(found), *fixed])
+
+
+def reconcile_lines(found: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"{f['call']}: {f['state']} {', '.join(f['differences'])}".rstrip()
+        for f in found
+        if f["state"] != "same"
+    ]
+    counts = Counter(f["state"] for f in found)
+    same, differ, missing = counts["same"], counts["differs"], counts["missing"]
+    summary = f"{len(found)} calls compared: {same} same, {differ} differ, {missing} unknown to the vendor"
+    return [*lines, summary]
 
 
 COMMANDS = (agents, calls)

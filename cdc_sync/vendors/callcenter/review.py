@@ -3,16 +3,21 @@ calls wait for one) and calls matched to one of several contacts. Each decision 
 transaction with its audit row; the agent sync maps by e-mail what it can and queues the rest."""
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from sqlalchemy import Connection, Engine, text
 
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import entity_name
+from cdc_sync.inbound.sources import parse
+from cdc_sync.store import inbox
 from cdc_sync.store.audit import audit_in
 from cdc_sync.vendors.callcenter.links import RecordingLink
 
+SOURCE = "callcenter"  # the webhook source the call center's events come in by
 UNMAPPED = text(
     "SELECT a.ext_agent_id, a.name, a.synced_at, count(c.id) AS waiting_calls "
     "FROM call_agents a LEFT JOIN calls c ON c.ext_agent_id = a.ext_agent_id AND c.agent_id IS NULL "
@@ -43,6 +48,11 @@ RECORDING = text(
 STORE_LINK = text(
     "UPDATE calls SET recording_signed_url = :url, recording_url_expires_at = :expires, "
     "recording_sha256 = :sha WHERE id = :call"
+)
+RECENT = text(
+    "SELECT * FROM calls WHERE coalesce(last_event_at, created_at) >= :since "
+    "AND (CAST(:calls AS text[]) IS NULL OR ext_call_id = ANY(CAST(:calls AS text[]))) "
+    "ORDER BY id DESC LIMIT :limit"
 )
 CLOSE_REVIEW = text(
     "UPDATE tasks SET status = 'done' WHERE related_type = 'call' AND related_id = :call AND status = 'open'"
@@ -136,3 +146,30 @@ def store_link(engine: Engine, call_id: int, link: RecordingLink, actor: str) ->
             after,
             {"sha256": link.sha256},
         )
+
+
+def recent_calls(
+    engine: Engine, since: datetime, limit: int, calls: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The newest calls heard of since `since` (only `calls`, by ext_call_id, when given)."""
+    params = {"since": since, "limit": limit, "calls": calls or None}
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(RECENT, params).mappings()]
+
+
+def repair(engine: Engine, hooks: list[dict[str, Any]], actor: str) -> int:
+    """The call center's detail into the inbox as its events: the writer merges them like any
+    webhook (authority, order-free merge, audit). Returns how many were new."""
+    events = [parse(SOURCE, "application/json", orjson.dumps(hook)) for hook in hooks]
+    stored = inbox.put_many(engine, events)
+    with engine.begin() as conn:
+        audit_in(
+            conn,
+            actor,
+            "calls.reconcile",
+            "calls",
+            None,
+            {"queued": len(stored)},
+            {"calls": [e.entity for e in events]},
+        )
+    return len(stored)
