@@ -435,3 +435,52 @@ def test_what_a_lost_webhook_left_out_is_found_against_the_call_center_and_fixed
         ["escalated"],
     )
     assert verdict()["state"] == "same"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://media.callcenter.example/r.mp3",
+        "https://media.callcenter.example.evil.example/r.mp3",
+        "https://media.callcenter.example@169.254.169.254/latest/meta-data",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::ffff:127.0.0.1]/r.mp3",
+        "https://media.callcenter.example:8443/r.mp3",
+    ],
+    ids=["http", "not-allow-listed", "userinfo", "metadata-ip", "ipv6-mapped-loopback", "odd-port"],
+)
+def test_an_unsafe_recording_link_is_never_stored_and_asks_for_review(
+    url: str, crm: Engine, state: Engine, inbound: Process
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    event = call_event(
+        call_id,
+        "call.recording_ready",
+        datetime.now(UTC),
+        caller=f"+4930{random.randrange(10**7, 10**8)}",
+        recording_ready=True,
+        recording_url=url,
+    )
+    post(event)
+    assert applied(state, "callcenter", event["event_id"])[0] == "done"
+    stored = "SELECT id, has_recording, recording_signed_url FROM calls WHERE ext_call_id = :c"
+    call, has_recording, link = one(crm, stored, c=call_id)
+    assert (has_recording, link) == (True, None)
+    review = "SELECT kind FROM tasks WHERE related_type = 'recording' AND related_id = :i"
+    assert one(crm, review, i=str(call)) == ("manual_review",)
+
+
+def test_an_unknown_number_becomes_a_new_lead_linked_to_the_call(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    call_id, caller = f"call-{uuid.uuid4().hex[:8]}", f"+4989{random.randrange(10**7, 10**8)}"
+    event = ringing(call_id, caller, "a-lead")
+    post(event)
+    assert applied(state, "callcenter", event["event_id"])[0] == "done"
+    lead = one(
+        crm,
+        "SELECT c.phone, c.lifecycle_stage, c.sync_origin FROM calls k "
+        "JOIN contacts c ON c.id = k.contact_id WHERE k.ext_call_id = :c",
+        c=call_id,
+    )
+    assert tuple(lead) == (caller, "lead", "callcenter")

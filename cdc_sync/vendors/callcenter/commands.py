@@ -1,10 +1,10 @@
-"""`cdc-sync agents unmapped|map|sync` and `cdc-sync calls review|resolve|recording`: the call
-center's review queues and recording links for operators (the logic is in `review` and `links`)."""
+"""`cdc-sync agents unmapped|map|sync` and `cdc-sync calls review|resolve|recording|reconcile`:
+the call center's review queues, recording links and call detail for operators (the logic is in
+`review`, `links`, `reader` and `reconcile`)."""
 
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +19,7 @@ from cdc_sync.model.config import DestinationConfig
 from cdc_sync.repair.readers import VendorApi, VendorUnreadable
 from cdc_sync.vendors.callcenter.links import fresh, parse_link, provider_call_id
 from cdc_sync.vendors.callcenter.options import media_hosts
-from cdc_sync.vendors.callcenter.reader import read_details
+from cdc_sync.vendors.callcenter.reader import read_agents, read_details
 from cdc_sync.vendors.callcenter.reconcile import compared, repair_event
 from cdc_sync.vendors.callcenter.review import (
     ambiguous_calls,
@@ -35,7 +35,6 @@ from cdc_sync.vendors.callcenter.review import (
 from cdc_sync.vendors.registry import build_destination
 
 KIND = "callcenter"
-AGENTS = "/v1/agents"
 
 
 @click.group()
@@ -72,7 +71,7 @@ def agents_sync(ctx: click.Context, every: timedelta | None) -> None:
     """Read the call center's agent list: map agents by e-mail to CRM users, queue the others."""
     name, destination = callcenter_destination(ctx)
     while True:
-        found = asyncio.run(collect(VendorApi(name, destination)))
+        found = asyncio.run(read_agents(VendorApi(name, destination)))
         counts = sync_agents(state_engine_of(ctx), found, actor())
         click.echo(
             f"{counts['agents']} agents: {counts['mapped']} mapped, {counts['unmapped']} waiting", err=True
@@ -87,24 +86,6 @@ def callcenter_destination(ctx: click.Context) -> tuple[str, DestinationConfig]:
     if len(found) != 1:
         raise ConfigError(f"the config needs exactly one destination of kind {KIND!r} (has {len(found)})")
     return found[0]
-
-
-async def agent_pages(api: VendorApi) -> AsyncIterator[dict[str, Any]]:
-    cursor: str | None = None
-    while True:
-        page = await api.get(AGENTS, {"limit": 100, **({"cursor": cursor} if cursor else {})}) or {}
-        for agent in page.get("agents") or []:
-            yield agent
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return
-
-
-async def collect(api: VendorApi) -> list[dict[str, Any]]:
-    try:
-        return [agent async for agent in agent_pages(api)]
-    finally:
-        await api.aclose()
 
 
 @click.group()

@@ -99,19 +99,23 @@ def call_event(scope: WriteScope) -> Applied:
     seen = observed(event.kind, event.occurred_at, event.data)
     row = scope.reads.row("calls", "ext_call_id", seen.ext_call_id)
     record = seen if row is None else merge(record_of(row), seen)
-    values = {**columns(record), **_recording(scope, record), "agent_id": _agent(scope, record.ext_agent_id)}
+    call_id = scope.reads.new_id("calls") if row is None else int(row["id"])
+    values = {
+        **columns(record),
+        **_recording(scope, record, call_id),
+        "agent_id": _agent(scope, record.ext_agent_id),
+    }
     if row is not None:
         # The merge is already order-free: an older event still adds what it knows.
         guarded = guarded_update(scope, "calls", row, values, check_stale=False)
         return outcome(guarded, f"call {record.ext_call_id}: {record.status}")
-    return _first_event(scope, record, values)
+    return _first_event(scope, record, values, call_id)
 
 
-def _first_event(scope: WriteScope, record: CallRecord, values: dict[str, Any]) -> Applied:
+def _first_event(scope: WriteScope, record: CallRecord, values: dict[str, Any], call_id: int) -> Applied:
     match = _match(scope, record, values["agent_id"])
     contact_id = match.contact_id if match.contact_id is not None else _lead(scope, record)
     opportunity = _opportunity(scope, contact_id)
-    call_id = scope.reads.new_id("calls")
     links = {"contact_id": contact_id, "opportunity_id": opportunity, "ambiguous_match": match.ambiguous}
     create(scope, "calls", {"id": call_id, **values, **links})
     details = {"call": record.ext_call_id, "direction": record.direction, "match": match.reason}
@@ -178,14 +182,14 @@ def _agent(scope: WriteScope, ext_agent_id: str | None) -> int | None:
     return None if agent["user_id"] is None else int(agent["user_id"])
 
 
-def _recording(scope: WriteScope, record: CallRecord) -> dict[str, Any]:
+def _recording(scope: WriteScope, record: CallRecord, call_id: int) -> dict[str, Any]:
     if record.recording_url is None:
         return {}
     try:
         check_recording_url(record.recording_url, media_hosts())
     except RecordingRefused as refused:
         title = f"Recording link of call {record.ext_call_id} refused: {refused}"
-        add_task(scope, "manual_review", "integration", title[:300], f"call:{record.ext_call_id}")
+        add_task(scope, "manual_review", "integration", title[:300], f"recording:{call_id}")
         return {"has_recording": True, "recording_signed_url": None}
     return {"has_recording": True, "recording_signed_url": record.recording_url}
 

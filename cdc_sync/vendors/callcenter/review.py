@@ -160,6 +160,8 @@ def recent_calls(
 def repair(engine: Engine, hooks: list[dict[str, Any]], actor: str) -> int:
     """The call center's detail into the inbox as its events: the writer merges them like any
     webhook (authority, order-free merge, audit). Returns how many were new."""
+    if not hooks:
+        return 0
     events = [parse(SOURCE, "application/json", orjson.dumps(hook)) for hook in hooks]
     stored = inbox.put_many(engine, events)
     with engine.begin() as conn:

@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from cdc_sync.delivery.sender import Lane
+from cdc_sync.repair.readers import VendorApi
 from cdc_sync.vendors.callcenter.options import media_hosts
+from cdc_sync.vendors.callcenter.reader import read_agents
 from cdc_sync.vendors.callcenter.recordings import check_recording_url
 from cdc_sync.vendors.callcenter.sandbox import create_callcenter_app
 from cdc_sync.vendors.registry import build_destination
@@ -139,3 +141,18 @@ def test_dial_tasks_through_a_lane_with_vendor_errors_take_effect_once_each(
     assert hooks.dead == [] and len(hooks.attempts) > len(deliveries)  # some were retried
     assert {a[0] for a in hooks.attempts if a[2] == "ok"} == {d.idempotency_key for d in deliveries}
     assert (effects["keys"], effects["duplicated_keys"]) == (40, 0)
+
+
+def test_the_agent_sync_reads_every_page_through_the_paced_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_CALLCENTER_TOKEN", "sandbox-callcenter-token")
+    app = create_callcenter_app(settings())
+    seeds = [{"agent_id": f"a{n}", "email": f"a{n}@example.com"} for n in range(250)]
+
+    async def go() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cc") as cc:
+            await cc.post("/_sandbox/agents", json={"agents": seeds})
+        api = VendorApi("cc", CONFIG, httpx.ASGITransport(app=app))
+        return await read_agents(api)
+
+    agents = asyncio.run(go())
+    assert [a["agent_id"] for a in agents] == [f"a{n}" for n in range(250)]
