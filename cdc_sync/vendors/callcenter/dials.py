@@ -1,6 +1,7 @@
 """What a dial result does to the CRM: the result onto its dial task (its `status` stays the
 CRM's: `pending` until dialled, `blocked` for a do-not-call number), the number onto the
-do-not-call list when the callee refused (never dialled again), and the follow-ups the sales
+do-not-call list when the callee refused (never dialled again), the task's opportunity onto the
+dialled call's record, and the follow-ups the sales
 team asked for: a connected call whose disposition shows interest asks to advance the
 opportunity (its stage stays the CRM's), repeated no-answers get a follow-up task, a refusal
 freezes the opportunity."""
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdc_sync.inbound.writes import Applied, WriteScope, add_task, create, guarded_update, outcome
+from cdc_sync.model.writes import Row
 
 BLOCKING = frozenset({"REJECTED", "BLACKLISTED"})
 FOLLOW_UP_AFTER = 3  # no-answers in a row before a person calls instead
@@ -62,23 +64,22 @@ def dial_result(scope: WriteScope) -> Applied:
         return outcome(guarded, detail)
     if changes["result_code"] in BLOCKING:
         _do_not_call(scope, str(task["target_phone_e164"]), changes["result_code"])
-    hint = stage_hint(
-        changes["result_code"], changes["attempt_count"], str(task["task_id"]), _disposition(scope, data)
-    )
-    if hint is not None:
-        related = (
-            f"opportunity:{task['opportunity_id']}"
-            if task.get("opportunity_id")
-            else f"dial_task:{task['task_id']}"
-        )
-        add_task(scope, hint.kind, hint.role, hint.title, related, task.get("contact_id"))
+    call = scope.reads.row("calls", "ext_call_id", str(data["call_id"])) if data.get("call_id") else None
+    if call is not None and call.get("opportunity_id") is None and task.get("opportunity_id"):
+        # The dialled call belongs to the task's opportunity (a call matched by number alone links
+        # no opportunity when its contact has none open, or picks another one).
+        guarded_update(scope, "calls", call, {"opportunity_id": task["opportunity_id"]}, check_stale=False)
+    _follow_up(scope, task, changes, None if call is None else call.get("result_code"))
     return outcome(guarded, detail)
 
 
-def _disposition(scope: WriteScope, data: dict[str, Any]) -> str | None:
-    """How the dialled call ended, if cdc-sync has its record already."""
-    call = scope.reads.row("calls", "ext_call_id", str(data["call_id"])) if data.get("call_id") else None
-    return None if call is None or call.get("result_code") is None else str(call["result_code"])
+def _follow_up(scope: WriteScope, task: Row, changes: dict[str, Any], disposition: str | None) -> None:
+    hint = stage_hint(changes["result_code"], changes["attempt_count"], str(task["task_id"]), disposition)
+    if hint is None:
+        return
+    opportunity = task.get("opportunity_id")
+    related = f"opportunity:{opportunity}" if opportunity else f"dial_task:{task['task_id']}"
+    add_task(scope, hint.kind, hint.role, hint.title, related, task.get("contact_id"))
 
 
 def _do_not_call(scope: WriteScope, phone: str, reason: str) -> None:

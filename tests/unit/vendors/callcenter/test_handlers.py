@@ -190,10 +190,22 @@ def test_a_connected_call_showing_interest_asks_to_advance_the_opportunity() -> 
     plan = interested.play(dial("CONNECTED", 1), "callcenter")
     hints = [(t.kind, t.related, "advance" in t.title) for t in plan.tasks]
     assert hints == [("reminder", "opportunity:40", True)]
-    assert {update.table for update in plan.updates} == {"dial_tasks"}  # the stage stays the CRM's
+    assert "opportunities" not in {update.table for update in plan.updates}  # the stage is the CRM's
     not_interested = dial_crm({"id": 8, "ext_call_id": "c-9", "result_code": "NOT_INTERESTED"})
     assert not_interested.play(dial("CONNECTED", 1), "callcenter").tasks == []
     assert dial_crm().play(dial("CONNECTED", 1), "callcenter").tasks == []  # the call is not in yet
+
+
+def test_the_dialled_call_gets_the_tasks_opportunity_once() -> None:
+    fake = dial_crm({"id": 8, "ext_call_id": "c-9", "opportunity_id": None, "updated_at": T0})
+    fake.play(dial("CONNECTED", 1), "callcenter")
+    assert fake.tables["calls"][0]["opportunity_id"] == 40
+    linked = dial_crm({"id": 8, "ext_call_id": "c-9", "opportunity_id": 41, "updated_at": T0})
+    plan = linked.play(dial("CONNECTED", 1), "callcenter")
+    assert (linked.tables["calls"][0]["opportunity_id"], [u.table for u in plan.updates]) == (
+        41,
+        ["dial_tasks"],
+    )
 
 
 def test_a_result_for_an_unknown_task_is_unmatched() -> None:
