@@ -3,13 +3,19 @@
 import asyncio
 import json
 import signal
+from typing import get_args
 
 import click
 import uvicorn
 
 from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, settings_of, state_engine_of
 from cdc_sync.inbound.assembly import build_app, build_writer
+from cdc_sync.model.writes import Status
+from cdc_sync.repair.inbox import replay
+from cdc_sync.store import inbox
 from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
+
+INBOX_STATUSES = get_args(Status)
 
 
 @click.command("serve")
@@ -102,3 +108,48 @@ def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
     """Apply the decision to the CRM row (audited); it then flows out like any CRM change."""
     kept = resolve(state_engine_of(ctx), conflict_id, "vendor" if keep == "vendor" else "crm", actor())
     click.echo(f"conflict {conflict_id} resolved: kept {keep} value {kept!r}")
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """Vendor events in the inbox: list, show, replay what could not be applied."""
+
+
+@inbox_group.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(INBOX_STATUSES), help="Repeatable.")
+@click.option("--source", help="Only this webhook source.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def inbox_list(
+    ctx: click.Context, statuses: tuple[str, ...], source: str | None, limit: int, as_json: bool
+) -> None:
+    """The newest inbox events, with how each ended and why."""
+    rows = inbox.list_events(state_engine_of(ctx), statuses, source, limit)
+    lines = [
+        f"#{r['id']} {r['received_at']:%Y-%m-%d %H:%M:%S} {r['source']:<16} {r['kind']:<28} "
+        f"{r['entity']:<28} {r['status']:<9} {str(r['result'] or '')[:80]}"
+        for r in rows
+    ]
+    emit(rows, as_json, lines or ["no inbox events"])
+
+
+@inbox_group.command("show")
+@click.argument("inbox_id", type=int)
+@click.pass_context
+def inbox_show(ctx: click.Context, inbox_id: int) -> None:
+    """One event: its payload as stored, its status and result."""
+    click.echo(json.dumps(inbox.get_event(state_engine_of(ctx), inbox_id), indent=2, default=str))
+
+
+@inbox_group.command("replay")
+@click.argument("inbox_ids", type=int, nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every rejected or unmatched event (of --source).")
+@click.option("--source", help="With --all: only this webhook source.")
+@click.pass_context
+def inbox_replay(ctx: click.Context, inbox_ids: tuple[int, ...], every: bool, source: str | None) -> None:
+    """Send rejected or unmatched events through the writer again (audited)."""
+    if bool(inbox_ids) == every:
+        raise click.UsageError("name inbox ids or give --all")
+    requeued = replay(state_engine_of(ctx), None if every else list(inbox_ids), source, actor())
+    click.echo(f"{len(requeued)} inbox events requeued for the writer")

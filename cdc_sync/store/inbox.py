@@ -11,10 +11,10 @@ from datetime import datetime
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from cdc_sync.errors import RejectedEvent, StackUnavailable
+from cdc_sync.errors import ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.model.inbound import InboundEvent, readable
 from cdc_sync.model.storable import storable
 from cdc_sync.model.writes import Status
@@ -170,3 +170,59 @@ async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 
     """Set `woken` on every inbox NOTIFY, until cancelled; also once after each (re)connection,
     for what was stored meanwhile (the writer's slow poll covers the gap)."""
     await listen_forever(engine, INBOX_CHANNEL, lambda _: woken.set(), woken.set, retry_s)
+
+
+# What an operator may send through the writer again: events it could not apply as they were.
+REPLAYABLE = ("rejected", "unmatched")
+_LISTED = (
+    inbox.c.id,
+    inbox.c.received_at,
+    inbox.c.source,
+    inbox.c.event_id,
+    inbox.c.kind,
+    inbox.c.entity,
+    inbox.c.status,
+    inbox.c.result,
+    inbox.c.processed_at,
+)
+
+
+def list_events(
+    engine: Engine, statuses: Sequence[str], source: str | None = None, limit: int = 100
+) -> list[dict[str, object]]:
+    """The newest events with one of `statuses` (all when empty), optionally of one source."""
+    statement = select(*_LISTED).order_by(inbox.c.id.desc()).limit(limit)
+    if statuses:
+        statement = statement.where(inbox.c.status.in_(statuses))
+    if source:
+        statement = statement.where(inbox.c.source == source)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(statement).mappings()]
+
+
+def get_event(engine: Engine, inbox_id: int) -> dict[str, object]:
+    with engine.connect() as conn:
+        row = conn.execute(select(inbox).where(inbox.c.id == inbox_id)).mappings().one_or_none()
+    if row is None:
+        raise ConfigError(f"no inbox event {inbox_id}")
+    return dict(row)
+
+
+def requeue(conn: Connection, ids: Sequence[int] | None, source: str | None = None) -> list[int]:
+    """Put rejected or unmatched events (`ids`, or all of them) back to pending, in the caller's
+    transaction, and wake the writer; returns the ids requeued. Their handlers are idempotent
+    (an event id takes effect once), so a replay changes only what the first attempt could not."""
+    statement = (
+        update(inbox)
+        .where(inbox.c.status.in_(REPLAYABLE))
+        .values(status="pending", processed_at=None)
+        .returning(inbox.c.id)
+    )
+    if ids is not None:
+        statement = statement.where(inbox.c.id.in_(ids))
+    if source:
+        statement = statement.where(inbox.c.source == source)
+    requeued = sorted(int(row[0]) for row in conn.execute(statement))
+    if requeued:
+        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
+    return requeued

@@ -704,3 +704,39 @@ def test_two_writers_apply_each_entitys_events_in_receipt_order(
     assert any(
         line[line.index("inbox ") :].partition("marketing")[0] in ours for line in applied_by_second
     ), "the second writer applied none: the test did not race two writers"
+
+
+def test_an_unmatched_event_is_listed_and_replayed_once_its_contact_exists(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    email = f"early-{tag()}@example.com"
+    click = {
+        "type": "email.clicked",
+        "event_id": f"click-{uuid.uuid4()}",
+        "email": email,
+        "campaign_id": f"cmp-{tag()}",
+        "url": "https://example.com/offer",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    emit("marketing", "marketing", click)
+    assert applied(state, "marketing", click["event_id"])[0] == "unmatched"
+    listed = runner.cli("inbox", "list", "--status", "unmatched", "--source", "marketing", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [inbox_id] = [row["id"] for row in json.loads(listed.stdout) if row["event_id"] == click["event_id"]]
+
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    replayed = runner.cli("inbox", "replay", str(inbox_id))
+    assert replayed.returncode == 0, replayed.stderr
+    wait_for(
+        "the replayed click applied",
+        lambda: (inbox_status(state, "marketing", click["event_id"]) or ("pending",))[0] == "done",
+    )
+    timeline = "SELECT contact_id FROM activities WHERE source_event_id = :e"
+    assert one(crm, timeline, e=click["event_id"]) == (contact,)
+    again = runner.cli("inbox", "replay", str(inbox_id))  # done now: nothing to replay
+    assert again.returncode == 2 and "not rejected or unmatched" in again.stderr
+    audit = (
+        "SELECT count(*) FROM cdc_sync.audit_log WHERE action = 'inbox.replay' "
+        "AND details->'ids' @> CAST(:i AS jsonb)"
+    )
+    assert one(state, audit, i=f"[{inbox_id}]")[0] == 1

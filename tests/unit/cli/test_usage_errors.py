@@ -21,6 +21,11 @@ CLI = str(Path(sys.executable).parent / "cdc-sync")
         (["audit", "--since", "last tuesday"], "ISO 8601"),
         (["report", "--since", "yesterday"], "ISO 8601"),
         (["reconcile", "--object", "ticket:4"], "not contact:<id>"),
+        (["inbox", "replay"], "name inbox ids or give --all"),
+        (["inbox", "replay", "4", "--all"], "name inbox ids or give --all"),
+        (["inbox", "list", "--status", "lost"], "'lost' is not one of"),
+        (["calls", "resolve", "seven"], "'seven' is not a valid integer"),
+        (["agents", "map", "a-1"], "Missing argument 'USER'"),
         (["no-such-command"], "No such command"),
     ],
 )
