@@ -1,6 +1,7 @@
-"""The call center's two review queues on the CRM, for operators: agents with no CRM user (their
-calls wait for one) and calls matched to one of several contacts. Each decision is one
-transaction with its audit row; the agent sync maps by e-mail what it can and queues the rest."""
+"""The call center's operator side on the CRM (SQL at the edge): its two review queues — agents
+with no CRM user (their calls wait for one) and calls matched to one of several contacts — the
+agent sync (maps by e-mail what it can, queues the rest), renewed recording links, and repairs
+from the call center's detail into the inbox. Each decision is one transaction with its audit row."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
