@@ -85,8 +85,10 @@ class AiohttpPort:
     async def request(self, method: str, path: str, body: bytes | None, headers: Headers) -> Answer:
         started = time.perf_counter()
         try:
+            # A vendor's redirect is its answer (policy: 3xx is a dead letter), never followed: it
+            # could lead the request and its credentials anywhere, an internal address included.
             async with self._open().request(
-                method, self._base_url + path, data=body, headers=headers
+                method, self._base_url + path, data=body, headers=headers, allow_redirects=False
             ) as response:
                 text = await response.text(errors="replace")
                 return answer(response.status, time.perf_counter() - started, text, response.headers)
