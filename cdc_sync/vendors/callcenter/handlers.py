@@ -42,55 +42,50 @@ def e164(raw: str | None, region: str | None = None) -> str | None:
     return phone.value if phone.formatted else None
 
 
+# CallRecord field → its `calls` column: a stored call reads back as the record it was written from.
+STORED = {
+    "ext_call_id": "ext_call_id",
+    "direction": "direction",
+    "status": "status",
+    "started_at": "started_at",
+    "connected_at": "connected_at",
+    "ended_at": "ended_at",
+    "vendor_talk_sec": "vendor_talk_duration_sec",
+    "ext_agent_id": "ext_agent_id",
+    "queue_code": "queue_code",
+    "result_code": "result_code",
+    "ext_campaign_id": "ext_campaign_id",
+    "customer_id": "ext_customer_id",
+    "caller_raw": "caller_phone_raw",
+    "callee_raw": "callee_phone_raw",
+    "recording_duration_sec": "recording_duration_sec",
+    "qa_tags": "qa_tags",
+    "last_event_at": "last_event_at",
+}
+
+
 def record_of(row: Row) -> CallRecord:
     """The stored call as a record to merge the next event into."""
-    return CallRecord(
-        ext_call_id=row["ext_call_id"],
-        direction=row.get("direction"),
-        status=row.get("status") or "RINGING",
-        started_at=row.get("started_at"),
-        connected_at=row.get("connected_at"),
-        ended_at=row.get("ended_at"),
-        vendor_talk_sec=row.get("vendor_talk_duration_sec"),
-        ext_agent_id=row.get("ext_agent_id"),
-        queue_code=row.get("queue_code"),
-        result_code=row.get("result_code"),
-        ext_campaign_id=row.get("ext_campaign_id"),
-        customer_id=row.get("ext_customer_id"),
-        caller_raw=row.get("caller_phone_raw"),
-        callee_raw=row.get("callee_phone_raw"),
-        recording_url=row.get("recording_signed_url"),
-        recording_duration_sec=row.get("recording_duration_sec"),
-        qa_tags=tuple(row.get("qa_tags") or ()),
-        last_event_at=row.get("last_event_at"),
-    )
+    stored: dict[str, Any] = {field: row.get(column) for field, column in STORED.items()}
+    stored |= {
+        "status": stored["status"] or "RINGING",
+        "qa_tags": tuple(stored["qa_tags"] or ()),
+        "recording_url": row.get("recording_signed_url"),
+    }
+    return CallRecord(**stored)
 
 
 def columns(record: CallRecord) -> dict[str, Any]:
-    """The record as `calls` columns (the recording link and the links to the CRM apart)."""
+    """The record as `calls` columns, with what is derived from it (the recording link and the
+    links to the CRM apart)."""
     return {
-        "ext_call_id": record.ext_call_id,
-        "direction": record.direction,
-        "status": record.status,
-        "caller_phone_raw": record.caller_raw,
+        **{column: getattr(record, field) for field, column in STORED.items()},
+        "qa_tags": list(record.qa_tags),
         "caller_phone_e164": e164(record.caller_raw),
-        "callee_phone_raw": record.callee_raw,
         "callee_phone_e164": e164(record.callee_raw),
-        "started_at": record.started_at,
-        "connected_at": record.connected_at,
-        "ended_at": record.ended_at,
         "talk_duration_sec": record.talk_duration_sec,
         "ring_duration_sec": record.ring_duration_sec,
-        "vendor_talk_duration_sec": record.vendor_talk_sec,
         "duration_mismatch": record.duration_mismatch,
-        "ext_agent_id": record.ext_agent_id,
-        "queue_code": record.queue_code,
-        "result_code": record.result_code,
-        "recording_duration_sec": record.recording_duration_sec,
-        "qa_tags": list(record.qa_tags),
-        "ext_campaign_id": record.ext_campaign_id,
-        "ext_customer_id": record.customer_id,
-        "last_event_at": record.last_event_at,
     }
 
 
