@@ -108,7 +108,7 @@ def call_event(scope: WriteScope) -> Applied:
 
 
 def _first_event(scope: WriteScope, record: CallRecord, values: dict[str, Any], call_id: int) -> Applied:
-    match = _match(scope, record, values["agent_id"])
+    match, contacts = _match(scope, record, values["agent_id"])
     contact_id = match.contact_id if match.contact_id is not None else _lead(scope, record)
     opportunity = _opportunity(scope, contact_id)
     links = {"contact_id": contact_id, "opportunity_id": opportunity, "ambiguous_match": match.ambiguous}
@@ -116,8 +116,8 @@ def _first_event(scope: WriteScope, record: CallRecord, values: dict[str, Any], 
     details = {"call": record.ext_call_id, "direction": record.direction, "match": match.reason}
     add_activity(scope, "call", contact_id, details)
     if pops(record):
-        contact = None if match.create_lead else scope.reads.row("contacts", "id", contact_id)
-        add_notice(scope, CHANNEL, screen_pop(record, call_id, contact_id, contact, match, opportunity))
+        pop = screen_pop(record, call_id, contact_id, contacts.get(contact_id), match, opportunity)
+        add_notice(scope, CHANNEL, pop)
     if match.ambiguous:
         title = f"Call {record.ext_call_id} matched one of several contacts: check the match"
         add_task(scope, "manual_review", "sales", title, f"call:{call_id}", contact_id)
@@ -130,16 +130,17 @@ def customer_number(record: CallRecord) -> str | None:
     return record.callee_raw if record.direction == "OUT" else record.caller_raw
 
 
-def _match(scope: WriteScope, record: CallRecord, agent_user_id: int | None) -> Match:
-    named = None
+def _match(scope: WriteScope, record: CallRecord, agent_user_id: int | None) -> tuple[Match, dict[int, Row]]:
+    """The match, and the contact rows it was decided on by id (the screen pop shows the one)."""
     if record.customer_id and record.customer_id.isdigit():
-        found = scope.reads.row("contacts", "id", int(record.customer_id))
-        named = None if found is None else int(found["id"])
+        named = scope.reads.row("contacts", "id", int(record.customer_id))
+        if named is not None:  # the call center's own word: no number lookup needed
+            return match_contact(int(named["id"]), None, [], agent_user_id), {int(named["id"]): named}
     number = e164(customer_number(record))
     digits = "".join(ch for ch in number or "" if ch.isdigit())
     rows = scope.reads.contacts_by_phone_tail(digits) if digits else []
-    candidates = [_candidate(row) for row in rows]
-    return match_contact(named, number, candidates, agent_user_id)
+    match = match_contact(None, number, [_candidate(row) for row in rows], agent_user_id)
+    return match, {int(row["id"]): row for row in rows}
 
 
 def _candidate(row: Row) -> Candidate:
