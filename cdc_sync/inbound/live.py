@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from cdc_sync.inbound.app import Problem
 from cdc_sync.observability.metrics import LIVE_DROPPED, LIVE_SENT
 
 FOLLOWER_DEPTH = 100
@@ -66,9 +67,14 @@ async def stream(hub: LiveHub, channel: str, heartbeat_s: float = HEARTBEAT_S) -
             yield sse(channel, number, data)
 
 
+REFUSALS = {401: "unauthorized", 403: "live events off", 404: "unknown channel"}
+
+
 def refusal(status: int, detail: str) -> Response:
+    """The serve app's one error body (`Problem`), as every webhook refusal has it."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"title": detail, "status": status}, status_code=status, headers=headers)
+    body = Problem(error=REFUSALS[status], detail=detail).model_dump()
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def add_live_events(app: FastAPI, hub: LiveHub, token: str | None, heartbeat_s: float = HEARTBEAT_S) -> None:

@@ -41,7 +41,7 @@ async def test_following_needs_the_bearer_token(
 async def test_an_unknown_channel_is_404() -> None:
     async with app_with(LiveHub(frozenset({"calls"}))) as client:
         answer = await client.get("/events/tickets", headers={"authorization": f"Bearer {TOKEN}"})
-    assert (answer.status_code, "calls" in answer.json()["title"]) == (404, True)
+    assert (answer.status_code, "calls" in answer.json()["detail"]) == (404, True)
 
 
 async def next_chunk(messages: Any) -> bytes:
