@@ -150,10 +150,8 @@ async def test_an_unexpected_error_is_unavailable_too() -> None:
 async def test_a_commit_that_hangs_is_unavailable_after_the_timeout() -> None:
     inbox = FakeInbox(release=asyncio.Event())  # never released
     batcher = InboxBatcher(inbox.put_many, BatchPolicy(max_rows=1, timeout_s=0.05))
-    started = time.monotonic()
-    (answer,) = await puts(batcher, [event(1)])
+    (answer,) = await puts(batcher, [event(1)])  # `puts` fails the test if it waits LONG
     assert isinstance(answer, StackUnavailable) and "within" in str(answer)
-    assert time.monotonic() - started < LONG
     await batcher.close()
 
 
