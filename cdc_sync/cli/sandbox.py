@@ -32,8 +32,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def sandbox(
     latency: float | None, fail_rate: float, error_status: int, rate_limit: float | None, host: str
 ) -> None:
-    """Every vendor's sandbox (marketing 9101, helpdesk 9102, ERP 9103, call center 9104), one
-    process each; faults changeable at /_sandbox/faults."""
+    """Every registered vendor's sandbox, one process each on the vendor's own port (9101, 9102,
+    ...; the README lists them); faults changeable at /_sandbox/faults."""
     faults = Faults(
         latency_ms=int((latency or 0) * 1000),
         error_rate=fail_rate,

@@ -41,7 +41,8 @@ class StandardWebhooksVerifier:
 
 @dataclass(frozen=True)
 class UrlSecretVerifier:
-    """For senders that cannot sign (Mailchimp list webhooks): the URL carries a shared secret.
+    """For senders that cannot sign (a marketing platform's list webhooks): the URL carries a shared
+    secret.
 
     Weaker than a signature (no body integrity, no freshness), so only list events use it.
     """

@@ -19,7 +19,7 @@ MAX_REASON = 400
 
 
 def utc(value: datetime) -> datetime:
-    """Aware → UTC; naive (Mailchimp's `fired_at`) is UTC by the vendor's definition."""
+    """Aware → UTC; naive (a vendor's zone-less timestamp) is UTC by that vendor's definition."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:

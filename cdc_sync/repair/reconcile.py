@@ -108,7 +108,7 @@ def index_vendor(records: Iterable[Record | None]) -> tuple[dict[str, Record], l
     """Vendor records by key, and the duplicates (another record under a key already seen).
 
     The same record seen twice is not a duplicate: offset paging repeats one when the list
-    changes between pages (Mailchimp keys are unique within a list)."""
+    changes between pages (a vendor's keys are unique within its list)."""
     by_key: dict[str, Record] = {}
     duplicates: list[Record] = []
     for record in records:

@@ -178,7 +178,7 @@ class VendorGate:
 
     def _taken_as_item(self, key: str) -> StoredResponse | None:
         """A key that took effect as an item of a batch is not applied again as a single request:
-        answered 200 with that item's answer (for Mailchimp, the member as the batch left it)."""
+        answered 200 with that item's answer (e.g. the member as the batch left it)."""
         effects = self.sandbox.recorder.effects
         if not effects.taken(key):
             return None
