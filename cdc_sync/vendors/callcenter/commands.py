@@ -19,6 +19,7 @@ from cdc_sync.model.config import DestinationConfig
 from cdc_sync.repair.readers import VendorApi, VendorUnreadable
 from cdc_sync.vendors.callcenter.links import fresh, parse_link, provider_call_id
 from cdc_sync.vendors.callcenter.options import media_hosts
+from cdc_sync.vendors.callcenter.plugin import VENDOR
 from cdc_sync.vendors.callcenter.reader import read_agents, read_details
 from cdc_sync.vendors.callcenter.reconcile import compared, repair_event
 from cdc_sync.vendors.callcenter.review import (
@@ -34,7 +35,7 @@ from cdc_sync.vendors.callcenter.review import (
 )
 from cdc_sync.vendors.registry import build_destination
 
-KIND = "callcenter"
+KIND = VENDOR.name  # the destination kind whose API the commands read
 
 
 @click.group()

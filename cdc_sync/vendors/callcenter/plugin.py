@@ -13,7 +13,7 @@ from cdc_sync.vendors.callcenter.batch import DialBatches
 from cdc_sync.vendors.callcenter.handlers import HANDLERS
 from cdc_sync.vendors.callcenter.sandbox import CallCenterSandboxSettings, create_callcenter_app
 from cdc_sync.vendors.callcenter.screen_pop import CHANNEL
-from cdc_sync.vendors.callcenter.webhooks import FORMAT
+from cdc_sync.vendors.callcenter.webhooks import FORMAT, SOURCE
 from cdc_sync.vendors.plugin import SandboxApp, Vendor, WebhookSource
 
 
@@ -45,7 +45,7 @@ VENDOR = Vendor(
         ("callcenter_api_token", "callcenter_webhook_secret"),
     ),
     sources={
-        "callcenter": WebhookSource(
+        SOURCE: WebhookSource(
             SourceConfig.rotating("standard_webhooks", "callcenter", "CDC_SYNC_CALLCENTER_WEBHOOK_SECRET"),
             FORMAT,
         )

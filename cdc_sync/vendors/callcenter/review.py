@@ -17,8 +17,8 @@ from cdc_sync.inbound.sources import parse
 from cdc_sync.store import inbox
 from cdc_sync.store.audit import audit_in
 from cdc_sync.vendors.callcenter.links import RecordingLink
+from cdc_sync.vendors.callcenter.webhooks import SOURCE
 
-SOURCE = "callcenter"  # the webhook source the call center's events come in by
 UNMAPPED = text(
     "SELECT a.ext_agent_id, a.name, a.synced_at, count(c.id) AS waiting_calls "
     "FROM call_agents a LEFT JOIN calls c ON c.ext_agent_id = a.ext_agent_id AND c.agent_id IS NULL "

@@ -10,6 +10,7 @@ from cdc_sync.inbound.payloads import PayloadFormat, VendorModel
 from cdc_sync.model.inbound import DEFERRABLE, NORMAL, URGENT, Id, InboundEvent, Instant
 from cdc_sync.vendors.callcenter.calls import ext_call_id
 
+SOURCE = "callcenter"  # the webhook source (`/webhooks/callcenter`) the call center's events come in by
 CallKind = Literal["call.ringing", "call.answered", "call.ended", "call.recording_ready", "call.qa_completed"]
 ResultCode = Literal[
     "CONNECTED",
