@@ -52,6 +52,9 @@ class ReconcileConfig(Frozen):
 class ServerConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    # How long an idle keep-alive connection stays open: longer than the pools of the vendors and
+    # proxies in front (often 5-60 s), so the server never closes one a client is reusing.
+    keep_alive_s: int = Field(default=75, gt=0)
 
 
 def _default_sources() -> dict[str, SourceConfig]:

@@ -353,6 +353,7 @@ CDC_SYNC_REGISTRY_URL=http://127.0.0.1:$CDC_SYNC_REGISTRY_PORT/apis/ccompat/v7
 CDC_SYNC_MAILCHIMP_API_KEY=sandbox-mailchimp-key
 CDC_SYNC_ZENDESK_API_TOKEN=sandbox-zendesk-token
 CDC_SYNC_HELPDESK_WEBHOOK_SECRET=sandbox-helpdesk-webhook-secret
+CDC_SYNC_HELPDESK_CSAT_SECRET=sandbox-helpdesk-csat-secret
 CDC_SYNC_ERP_WEBHOOK_SECRET=whsec_c2FuZGJveC1lcnAtd2ViaG9vay1zZWNyZXQtMDAwMQ==
 CDC_SYNC_MARKETING_WEBHOOK_SECRET=whsec_c2FuZGJveC1tYXJrZXRpbmctd2ViaG9vay1zZWNyZXQ=
 CDC_SYNC_MARKETING_LIST_SECRET=sandbox-marketing-list-secret

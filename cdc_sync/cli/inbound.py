@@ -29,7 +29,12 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
     app = build_app(engine, config, token.get_secret_value() if token else None)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=config.server.host, port=config.server.port, log_config=None, log_level="warning"
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            timeout_keep_alive=config.server.keep_alive_s,
+            log_config=None,
+            log_level="warning",
         )
     )
     writer = build_writer(engine, config)

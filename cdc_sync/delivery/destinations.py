@@ -10,6 +10,7 @@ what the vendor counts.
 
 import base64
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -54,6 +55,11 @@ class BatchApi(Protocol):
     async def send(self, vendor: VendorCalls, group: str, batch: Sequence[Delivery]) -> list[Outcome]: ...
 
 
+# The vendor's id of the object in its answer to a single request, if it names one.
+AnswerRef = Callable[[Mapping[str, Any]], str | None]
+OK_RANGE = range(200, 300)
+
+
 def no_signature(message_id: str, body: bytes) -> Headers:
     return {}
 
@@ -74,9 +80,11 @@ class HttpDestination:
         auth: Headers | None = None,
         signer: Signer = no_signature,
         batch_api: BatchApi | None = None,
+        answer_ref: AnswerRef | None = None,
     ) -> None:
         self.name = name
         self._port = port
+        self._answer_ref = answer_ref
         self._auth = auth or {}
         self._signer = signer
         self._limiter = RateLimiter(config.rate_limit_per_s * config.rate_target)
@@ -100,7 +108,10 @@ class HttpDestination:
 
     async def send_alone(self, delivery: Delivery) -> Outcome:
         request = delivery.request
-        return (await self.call(request.method, request.path, request.body, delivery.idempotency_key)).outcome
+        answer = await self.call(request.method, request.path, request.body, delivery.idempotency_key)
+        named = self._answer_ref and answer.outcome.status in OK_RANGE and isinstance(answer.json, dict)
+        ref = self._answer_ref(answer.json) if named and self._answer_ref else None
+        return answer.outcome if ref is None else replace(answer.outcome, vendor_ref=ref)
 
     async def call(
         self, method: str, path: str, body: Mapping[str, Any] | None, key: str, extra: Headers | None = None

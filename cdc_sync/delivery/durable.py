@@ -1,7 +1,7 @@
 """`DeliveryHooks` over the state store: ledger, dead letters, alerts, incidents, pauses."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.store import alerts, destinations
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
-from cdc_sync.store.ledger import LedgerWriter, attempt_row
+from cdc_sync.store.ledger import LedgerWriter, VendorRef, attempt_row
 
 
 def _status_class(outcome: Outcome) -> str:
@@ -23,10 +23,17 @@ def _status_class(outcome: Outcome) -> str:
 class DurableHooks:
     """Writes what happened; the sender decides what happens next."""
 
-    def __init__(self, engine: Engine, ledger: LedgerWriter, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: LedgerWriter,
+        notifier: Notifier,
+        systems: Mapping[str, str] | None = None,
+    ) -> None:
         self._engine = engine
         self._ledger = ledger
         self._notifier = notifier
+        self._systems = systems or {}  # destination → the vendor's system (whose ids vendor refs are)
         self._escalating = asyncio.Lock()
 
     def attempted(self, delivery: Delivery, attempt: int, outcome: Outcome, action: Action) -> None:
@@ -39,6 +46,11 @@ class DurableHooks:
             ended = "succeeded" if action is Action.OK else "failed"
             metrics.RETRIED_DELIVERIES.labels(delivery.destination, ended).inc()
         if action is Action.OK:
+            if outcome.vendor_ref is not None:
+                system = self._systems.get(delivery.destination, delivery.destination)
+                self._ledger.add_ref(
+                    VendorRef(system, outcome.vendor_ref, delivery.entity, delivery.destination)
+                )
             if delivery.source.offset >= 0:  # not a fresh event: those were "committed" when read
                 lag = (now - delivery.source.commit_ts).total_seconds()
                 metrics.END_TO_END_LATENCY.labels(delivery.destination).observe(max(lag, 0.0))

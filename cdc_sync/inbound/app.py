@@ -267,6 +267,14 @@ def _routed(app: FastAPI, door: FrontDoor) -> FastAPI:
     return app
 
 
+def _served(sources: Mapping[str, SourceConfig]) -> dict[str, SourceConfig]:
+    """The sources to serve: optional ones only once their secret is set."""
+    for name, config in sources.items():
+        if config.optional and not config.configured():
+            logger.warning("webhook source %s is off until %s is set", name, config.secret_envs[0])
+    return {name: config for name, config in sources.items() if not config.optional or config.configured()}
+
+
 def create_app(
     sources: Mapping[str, SourceConfig],
     inbox: Inbox,
@@ -279,6 +287,7 @@ def create_app(
     unparsed = sorted(set(sources) - set(FORMATS))
     if unparsed:
         raise ConfigError(f"no payload format for webhook sources {unparsed}; known: {sorted(FORMATS)}")
+    sources = _served(sources)
     verifiers = {name: build_verifier(config) for name, config in sources.items()}
     door = FrontDoor(sources, verifiers, inbox, on_rejected, ready, clock)
     # No redirect for a trailing slash: a vendor's POST would follow a 307 nowhere useful.

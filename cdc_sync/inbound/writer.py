@@ -6,7 +6,8 @@ crash after leaves them done. One event that raises, whatever it raises, is reje
 reason and costs the others nothing: the batch runs again with a savepoint per event. A transient
 database failure (the connection lost, a deadlock) rejects nothing: the whole batch stays pending
 and the pass is retried with backoff, logged once when it starts failing and once when it recovers.
-Writes carry `cdc_sync.origin` so the outbound pipeline does not echo them back.
+Writes carry `cdc_sync.origin` so the outbound pipeline does not echo them back. An event that
+found nothing to apply to (unmatched) is tried again when an event of the same entity applies.
 The writer sleeps until the inbox NOTIFYs new events, with a slow poll for a missed notification.
 """
 
@@ -59,6 +60,7 @@ class Writer:
                 *(inbox.Finished(c.inbox_id, o.status, o.detail) for c, o in applied),
             ]
             committed_at = inbox.finish_many(conn, finished)
+            inbox.retry_waiting(conn, {c.event.entity for c, o in applied if o.status == "done"})
         for row in claims.unreadable:
             log.warning("inbox %s: rejected %s", row.inbox_id, row.result)
         for claimed_event, outcome in applied:

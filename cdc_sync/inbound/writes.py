@@ -54,6 +54,10 @@ class CrmReads(Protocol):
     def has_activity(self, source: str, event_id: str) -> bool:
         """A timeline entry for this event is already there."""
 
+    def vendor_entity(self, system: str, vendor_ref: str) -> str | None:
+        """The CRM object ("table:key") that `system` knows by `vendor_ref`, as its answers to
+        cdc-sync's deliveries named it; None when it never answered one."""
+
 
 @dataclass(frozen=True)
 class Applied:

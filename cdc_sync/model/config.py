@@ -73,6 +73,13 @@ class SourceConfig(Frozen):
     secret_envs: tuple[str, ...] = Field(min_length=1, max_length=2)
     tolerance_s: float = Field(default=300, gt=0)
     max_body_bytes: int = Field(default=256_000, gt=0)
+    # Served only once its secret is set (a second webhook not every deployment has); otherwise,
+    # as every source, `serve` refuses to start without it.
+    optional: bool = False
+
+    def configured(self, environ: Mapping[str, str] | None = None) -> bool:
+        env = os.environ if environ is None else environ
+        return any(env.get(name) for name in self.secret_envs)
 
     def secrets(self, environ: Mapping[str, str] | None = None) -> list[SecretStr]:
         """The configured secrets that are set (unset or empty variables are skipped)."""
@@ -83,5 +90,5 @@ class SourceConfig(Frozen):
         return found
 
     @classmethod
-    def rotating(cls, scheme: str, system: Owner, env: str) -> "SourceConfig":
-        return cls(scheme=scheme, system=system, secret_envs=(env, f"{env}_NEXT"))
+    def rotating(cls, scheme: str, system: Owner, env: str, optional: bool = False) -> "SourceConfig":
+        return cls(scheme=scheme, system=system, secret_envs=(env, f"{env}_NEXT"), optional=optional)

@@ -73,6 +73,7 @@ class Outcome:
     body: str = ""
     failure: Failure | None = None
     retry_after_s: float | None = None
+    vendor_ref: str | None = None  # the vendor's own id of the object, when its answer names it
 
     @property
     def summary(self) -> str:

@@ -87,7 +87,8 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
     migrate(engine)
     ledger = LedgerWriter(engine)
     notifier = Notifier(config.notifications)
-    lanes = build_lanes(config, DurableHooks(engine, ledger, notifier))
+    systems = {name: destination.system for name, destination in config.destinations.items()}
+    lanes = build_lanes(config, DurableHooks(engine, ledger, notifier, systems))
     parts = RunnerParts(
         source=KafkaChangeSource(consumer_config(settings.kafka_bootstrap, config.consumer)),
         topic_prefix=settings.topic_prefix,

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, bindparam, insert, select, text
 
 from cdc_sync.model.writes import ActivityEntry, Row, RowUpdate, TaskEntry, WritePlan
 from cdc_sync.store import field_versions, live
 from cdc_sync.store.audit import audit_in
-from cdc_sync.store.tables import conflicts
+from cdc_sync.store.tables import conflicts, vendor_refs
 
 # Table and column names are formatted into SQL: they come from vendor code, never from a payload,
 # and must be plain lower-case identifiers of the CRM's public schema.
@@ -26,10 +26,17 @@ _CONTACTS_BY_PHONE_TAIL = text(
     "SELECT * FROM contacts WHERE right(regexp_replace(phone, '\\D', '', 'g'), 8) = :tail "
     "ORDER BY id FOR UPDATE"
 )
+_VENDOR_ENTITY = select(vendor_refs.c.entity).where(
+    vendor_refs.c.system == bindparam("system"), vendor_refs.c.vendor_ref == bindparam("ref")
+)
 _HAS_ACTIVITY = text("SELECT 1 FROM activities WHERE source = :source AND source_event_id = :event_id")
+# One open task per question: a replayed or retried event does not ask it twice.
 _TASK = text(
     "INSERT INTO tasks (kind, assignee_role, title, related_type, related_id, contact_id, due_at) "
-    "VALUES (:kind, :role, :title, :rtype, :rid, :contact, now() + interval '2 days')"
+    "SELECT CAST(:kind AS text), CAST(:role AS text), CAST(:title AS text), CAST(:rtype AS text), "
+    "CAST(:rid AS text), CAST(:contact AS bigint), now() + interval '2 days' "
+    "WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE status = 'open' AND kind = :kind "
+    "AND assignee_role = :role AND related_type = :rtype AND related_id = :rid AND title = :title)"
 )
 _ACTIVITY = text(
     "INSERT INTO activities (contact_id, kind, source, source_event_id, campaign_id, occurred_at, details) "
@@ -78,6 +85,10 @@ class SqlCrmReads:
     def has_activity(self, source: str, event_id: str) -> bool:
         found = self._conn.execute(_HAS_ACTIVITY, {"source": source, "event_id": event_id}).first()
         return found is not None
+
+    def vendor_entity(self, system: str, vendor_ref: str) -> str | None:
+        found = self._conn.execute(_VENDOR_ENTITY, {"system": system, "ref": vendor_ref}).scalar()
+        return None if found is None else str(found)
 
 
 def apply_plan(conn: Connection, plan: WritePlan) -> None:

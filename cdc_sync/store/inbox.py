@@ -5,7 +5,7 @@ Stored events wake the writer: every transaction that adds rows also NOTIFYs `IN
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,6 +164,27 @@ def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | No
     }
     stamps: list[datetime] = list(conn.execute(_FINISH_MANY, values).scalars())
     return max(stamps)
+
+
+_RETRY_WAITING = text(
+    f"""
+    UPDATE {SCHEMA}.inbox SET status = 'pending', processed_at = NULL
+    WHERE status = 'unmatched' AND entity = ANY(CAST(:entities AS text[]))
+    RETURNING id
+    """
+)
+
+
+def retry_waiting(conn: Connection, entities: Collection[str]) -> int:
+    """Unmatched events of these entities back to pending (in the caller's transaction): an event
+    of the same object just applied, so what they were missing may be there now (a satisfaction
+    rating that came before its ticket). Returns how many; the writer is woken for them."""
+    if not entities:
+        return 0
+    retried = len(conn.execute(_RETRY_WAITING, {"entities": sorted(entities)}).all())
+    if retried:
+        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
+    return retried
 
 
 async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 1.0) -> None:

@@ -2,15 +2,16 @@
 
 import threading
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cdc_sync.events import SourcePosition
 from cdc_sync.model.delivery import Delivery, Outcome
-from cdc_sync.store.tables import deliveries
+from cdc_sync.store.tables import deliveries, vendor_refs
 
 
 def position_columns(source: SourcePosition | None) -> dict[str, Any]:
@@ -33,6 +34,23 @@ COLUMNS = (
 )  # fmt: skip
 COPY = f"COPY {deliveries.schema}.{deliveries.name} ({', '.join(COLUMNS)}) FROM STDIN"
 AttemptRow = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class VendorRef:
+    """The vendor's id of a delivered object (`entity`), as its answer gave it."""
+
+    system: str
+    vendor_ref: str
+    entity: str
+    destination: str
+
+
+_REF = pg_insert(vendor_refs)
+_UPSERT_REFS = _REF.on_conflict_do_update(
+    index_elements=[vendor_refs.c.system, vendor_refs.c.vendor_ref],
+    set_={"entity": _REF.excluded.entity, "destination": _REF.excluded.destination, "at": func.now()},
+)
 
 
 def attempt_row(delivery: Delivery, attempt: int, outcome: Outcome, action: str, at: datetime) -> AttemptRow:
@@ -68,6 +86,7 @@ class LedgerWriter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._rows: list[AttemptRow] = []
+        self._refs: dict[tuple[str, str], VendorRef] = {}
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one flush at a time keeps rows in order
@@ -75,6 +94,10 @@ class LedgerWriter:
     def add(self, row: AttemptRow) -> None:
         with self._lock:
             self._rows.append(row)
+
+    def add_ref(self, ref: VendorRef) -> None:
+        with self._lock:
+            self._refs[(ref.system, ref.vendor_ref)] = ref
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         with self._lock:
@@ -84,29 +107,31 @@ class LedgerWriter:
         with self._flushing:
             with self._lock:
                 rows, self._rows = self._rows, []
+                refs, self._refs = self._refs, {}
                 callbacks, self._callbacks = self._callbacks, []
             try:
-                if rows:
-                    self._copy(rows)
+                if rows or refs:
+                    self._copy(rows, list(refs.values()))
             except Exception:
                 with self._lock:
                     self._rows[:0] = rows
+                    self._refs = {**refs, **self._refs}
                     self._callbacks[:0] = callbacks
                 raise
         for callback in callbacks:
             callback()
         return len(rows)
 
-    def _copy(self, rows: list[AttemptRow]) -> None:
+    def _copy(self, rows: list[AttemptRow], refs: list[VendorRef]) -> None:
         # COPY, not INSERT: at thousands of attempts a second it costs a fraction of the CPU.
-        connection = self._engine.raw_connection()
-        try:
-            with connection.cursor() as cursor, cursor.copy(COPY) as copy:  # type: ignore[attr-defined]
-                for row in rows:
-                    copy.write_row(row)
-            connection.commit()
-        finally:
-            connection.close()
+        with self._engine.begin() as conn:
+            if rows:
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                with cursor.copy(COPY) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            if refs:
+                conn.execute(_UPSERT_REFS, [asdict(ref) for ref in refs])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,15 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from cdc_sync.store.tables import SCHEMA, conflicts, field_versions, inbox, metadata, schema_migrations
+from cdc_sync.store.tables import (
+    SCHEMA,
+    conflicts,
+    field_versions,
+    inbox,
+    metadata,
+    schema_migrations,
+    vendor_refs,
+)
 
 _LOCK_ID = 0x0CDC5
 
@@ -43,12 +51,24 @@ def _v5_inbox_priority(conn: Connection) -> None:
     )
 
 
+def _v6_vendor_refs(conn: Connection) -> None:
+    vendor_refs.create(conn, checkfirst=True)
+    # Unmatched events are retried when an event of the same entity applies (store.inbox).
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS inbox_unmatched_entity ON {SCHEMA}.inbox (entity) "
+            "WHERE status = 'unmatched'"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
     (3, _v3_dead_letter_resolution),
     (4, _v4_field_versions),
     (5, _v5_inbox_priority),
+    (6, _v6_vendor_refs),
 ]
 
 

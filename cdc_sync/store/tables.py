@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -174,6 +175,7 @@ inbox = Table(
     UniqueConstraint("source", "event_id", name="inbox_source_event_id"),
     Index("inbox_pending", "status", "id"),
     Index("inbox_pending_priority", "status", "priority", "id"),
+    Index("inbox_unmatched_entity", "entity", postgresql_where=text("status = 'unmatched'")),
 )
 
 # Vendor writes that were not applied: not the vendor's field, or the CRM changed the row since.
@@ -209,4 +211,16 @@ field_versions = Table(
     Column("source", String, nullable=False),
     Column("event_id", String, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The vendor's own id of a CRM object it answered a delivery with (a helpdesk user id for a
+# contact), so the vendor's events, which name only its ids, lead back to the CRM row.
+vendor_refs = Table(
+    "vendor_refs",
+    metadata,
+    Column("system", String, primary_key=True),
+    Column("vendor_ref", String, primary_key=True),
+    Column("entity", String, nullable=False),  # "table:key", as deliveries name it
+    Column("destination", String, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

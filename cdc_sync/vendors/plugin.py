@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
-from cdc_sync.delivery.destinations import BatchApi, Signer
+from cdc_sync.delivery.destinations import AnswerRef, BatchApi, Signer
 from cdc_sync.delivery.http import Headers
 from cdc_sync.inbound.payloads import PayloadFormat
 from cdc_sync.inbound.verifiers import VerifierFactory
@@ -117,6 +117,7 @@ class Vendor:
     any_table: TableMapper | None = None  # a mapper for every table (the webhook destination)
     removals: frozenset[str] = frozenset()  # operations after which earlier changes are stale
     batch_api: BatchApiFactory = _no_batches
+    answer_ref: AnswerRef | None = None  # its id of the object in a single request's answer
     reader: ReaderFactory | None = None  # None: write-only, cannot be reconciled
     reconciliation: Reconciliation | None = None
     sandbox: SandboxApp | None = None

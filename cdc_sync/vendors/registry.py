@@ -85,5 +85,13 @@ def build_destination(
     """The adapter for a configured destination, with its credential from the environment."""
     auth, signer = credentials(config.kind)(config, config.credential(name).get_secret_value())
     port = open_port(config.base_url, config.max_concurrency, config.timeout_s, transport)
-    batch_api = destination_kind(config.kind).batch_api(config)
-    return HttpDestination(name, config, port, auth=auth, signer=signer, batch_api=batch_api)
+    vendor = destination_kind(config.kind)
+    return HttpDestination(
+        name,
+        config,
+        port,
+        auth=auth,
+        signer=signer,
+        batch_api=vendor.batch_api(config),
+        answer_ref=vendor.answer_ref,
+    )

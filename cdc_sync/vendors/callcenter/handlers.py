@@ -21,15 +21,10 @@ from cdc_sync.inbound.writes import (
 )
 from cdc_sync.mapping.normalize import normalize_phone
 from cdc_sync.model.writes import Row
+from cdc_sync.rules.opportunities import open_opportunity_in
 from cdc_sync.vendors.callcenter.calls import CallRecord, merge, observed
 from cdc_sync.vendors.callcenter.dials import dial_result
-from cdc_sync.vendors.callcenter.matching import (
-    Candidate,
-    Match,
-    Opportunity,
-    match_contact,
-    open_opportunity,
-)
+from cdc_sync.vendors.callcenter.matching import Candidate, Match, match_contact
 from cdc_sync.vendors.callcenter.options import media_hosts
 from cdc_sync.vendors.callcenter.recordings import RecordingRefused, check_recording_url
 from cdc_sync.vendors.callcenter.screen_pop import CHANNEL, pops, screen_pop
@@ -163,8 +158,7 @@ def _lead(scope: WriteScope, record: CallRecord) -> int:
 
 
 def _opportunity(scope: WriteScope, contact_id: int) -> int | None:
-    rows = scope.reads.rows("opportunities", "contact_id", contact_id)
-    return open_opportunity([Opportunity(int(r["id"]), str(r["stage"]), r["updated_at"]) for r in rows])
+    return open_opportunity_in(scope.reads.rows("opportunities", "contact_id", contact_id))
 
 
 def _agent(scope: WriteScope, ext_agent_id: str | None) -> int | None:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-CLOSED_STAGES = frozenset({"closed_won", "closed_lost", "won", "lost", "closed"})
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -45,16 +43,3 @@ def match_contact(
         " one the agent owns" if owned is not same else ""
     )
     return Match(chosen.contact_id, True, reason)
-
-
-@dataclass(frozen=True)
-class Opportunity:
-    id: int
-    stage: str
-    updated_at: datetime
-
-
-def open_opportunity(opportunities: Sequence[Opportunity]) -> int | None:
-    """The contact's most recently updated open opportunity, to link the call to."""
-    open_ones = [o for o in opportunities if o.stage.lower() not in CLOSED_STAGES]
-    return max(open_ones, key=lambda o: (o.updated_at, o.id)).id if open_ones else None

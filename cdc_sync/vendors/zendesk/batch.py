@@ -26,7 +26,8 @@ RESULT_STATUS = {"created": 201, "updated": 200}
 def user_outcome(result: dict[str, Any], latency_s: float) -> Outcome:
     status = RESULT_STATUS.get(str(result.get("status", "")).lower())
     if status is not None and not result.get("error"):
-        return Outcome(status, latency_s)
+        user_id = result.get("id")  # the helpdesk user id its ticket events will name
+        return Outcome(status, latency_s, vendor_ref=None if user_id is None else str(user_id))
     detail = f"{result.get('error') or result.get('status')}: {result.get('details') or ''}".strip()
     return refused(latency_s, detail)
 

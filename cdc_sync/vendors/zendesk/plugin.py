@@ -1,5 +1,8 @@
 """Zendesk Support: CRM contacts as helpdesk users (create_or_update by external_id)."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_signature
 from cdc_sync.delivery.http import Headers
 from cdc_sync.model.config import DestinationConfig, SourceConfig
@@ -12,13 +15,20 @@ from cdc_sync.vendors.zendesk.reader import open_users
 from cdc_sync.vendors.zendesk.reconcile import expected_users, vendor_user
 from cdc_sync.vendors.zendesk.sandbox import ZendeskSandboxSettings, create_zendesk_app
 from cdc_sync.vendors.zendesk.signing import ZendeskVerifier
-from cdc_sync.vendors.zendesk.webhooks import FORMAT
+from cdc_sync.vendors.zendesk.webhooks import FORMAT, SATISFACTION_FORMAT
 
 
 def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer]:
     return basic_auth(
         f"{ZendeskOptions.of(config).agent_email}/token", secret
     ), no_signature  # `<email>/token:<api token>`
+
+
+def user_id(answer: Mapping[str, Any]) -> str | None:
+    """create_or_update answers `{"user": {"id": …}}`: the id its ticket events will name."""
+    user = answer.get("user")
+    found = user.get("id") if isinstance(user, dict) else None
+    return None if found is None else str(found)
 
 
 def batch_api(config: DestinationConfig) -> BatchApi:
@@ -32,6 +42,7 @@ VENDOR = Vendor(
     credentials=credentials,
     mappers=mapper.MAPPERS,
     batch_api=batch_api,
+    answer_ref=user_id,
     reader=open_users,
     reconciliation=Reconciliation(expected=expected_users, parse=vendor_user),
     sandbox=SandboxApp(
@@ -44,7 +55,12 @@ VENDOR = Vendor(
     sources={
         "helpdesk": WebhookSource(
             SourceConfig.rotating("zendesk", "helpdesk", "CDC_SYNC_HELPDESK_WEBHOOK_SECRET"), FORMAT
-        )
+        ),
+        # A second Zendesk webhook (its own signing secret), connected to the satisfaction trigger.
+        "helpdesk-csat": WebhookSource(
+            SourceConfig.rotating("zendesk", "helpdesk", "CDC_SYNC_HELPDESK_CSAT_SECRET", optional=True),
+            SATISFACTION_FORMAT,
+        ),
     },
     handlers=HANDLERS,
     schemes={"zendesk": ZendeskVerifier},

@@ -2,32 +2,15 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from cdc_sync.config import load_config
 from cdc_sync.inbound.handlers import plan_write
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.model.writes import ActivityEntry, Row, WritePlan
 
-AUTHORITY = {
-    "*": "crm",
-    "contacts.csat_last": "helpdesk",
-    "contacts.health_score": "crm",
-    "subscriptions.status": "both",
-    "subscriptions.consent_timestamp": "both",
-    "subscriptions.consent_source": "both",
-    "subscriptions.unsubscribed_at": "both",
-    "tickets.status": "helpdesk",
-    "tickets.priority": "helpdesk",
-    "tickets.csat": "helpdesk",
-    "tickets.channel": "helpdesk",
-    "opportunities.collection_progress": "erp",
-    "opportunities.billing_status": "erp",
-    "calls.*": "callcenter",
-    "dial_tasks.result_code": "callcenter",
-    "dial_tasks.attempt_count": "callcenter",
-    "dial_tasks.last_attempt_at": "callcenter",
-    "dial_tasks.ext_call_id": "callcenter",
-}
+AUTHORITY = load_config(Path("config/cdc-sync.toml")).authority  # the shipped rules
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 EARLIER = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
@@ -40,6 +23,7 @@ class FakeCrm:
     activities: set[tuple[str, str]] = field(default_factory=set)
     next_id: int = 1000
     timeline: list[ActivityEntry] = field(default_factory=list)
+    refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, vendor id) → entity
 
     def row(self, table: str, column: str, value: Any) -> Row | None:
         return next((dict(r) for r in self.tables.get(table, []) if r.get(column) == value), None)
@@ -70,6 +54,9 @@ class FakeCrm:
 
     def has_activity(self, source: str, event_id: str) -> bool:
         return (source, event_id) in self.activities
+
+    def vendor_entity(self, system: str, vendor_ref: str) -> str | None:
+        return self.refs.get((system, vendor_ref))
 
     def plan(self, event: InboundEvent, system: str) -> WritePlan:
         return plan_write(event, system, AUTHORITY, self)

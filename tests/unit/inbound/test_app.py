@@ -565,3 +565,20 @@ async def test_a_signed_body_is_stored_exactly_when_the_answer_is_200(
     assert response.status_code in {200, 400, 413, 422}
     stored = len(signed_door.inbox.events) - before
     assert stored == (1 if response.status_code == 200 and response.json()["status"] == "accepted" else 0)
+
+
+async def test_an_optional_source_is_served_only_once_its_secret_is_set() -> None:
+    rating = {"id": "r1", "ticket_id": "A100", "rating": "Good", "updated_at": "2026-11-23T10:00Z"}
+    body = json.dumps(rating).encode()
+    headers = {"content-type": JSON, **zendesk_signed_headers("csat-secret", iso(NOW), body)}
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("CDC_SYNC_HELPDESK_CSAT_SECRET", raising=False)
+        off_door = Door()
+    async with off_door.client() as off:
+        assert (await off.post("/webhooks/helpdesk-csat", content=body, headers=headers)).status_code == 404
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CDC_SYNC_HELPDESK_CSAT_SECRET", "csat-secret")
+        door = Door()
+    async with door.client() as on:
+        assert (await on.post("/webhooks/helpdesk-csat", content=body, headers=headers)).status_code == 200
+    assert [event.kind for event in door.inbox.events.values()] == ["ticket.satisfaction_rated"]

@@ -27,8 +27,13 @@ def zendesk_hook(kind: str = "ticket.status_changed", **detail: Any) -> dict[str
         "status": "SOLVED",
         "priority": "HIGH",
         "via": {"channel": "email"},
-        "requester_external_id": "42",
-        "satisfaction_score": None,
+        "requester_id": "9001",
+        "assignee_id": "0",  # Zendesk's "nobody"
+        "group_id": "360001",
+        "organization_id": None,
+        "type": "incident",
+        "tags": ["vip", "resolution_fixed"],
+        "created_at": "2026-11-23T09:00:00Z",
         "subject": "Printer on fire",
         "brand_id": 7,  # vendor fields we do not use are ignored
         **detail,
@@ -61,11 +66,68 @@ def test_a_zendesk_status_change_keeps_vendor_values_raw() -> None:
             "priority": "HIGH",
             "previous_priority": None,
             "channel": "email",
-            "requester_external_id": "42",
-            "satisfaction_score": None,
             "subject": "Printer on fire",
+            "category": "incident",
+            "tags": ["vip", "resolution_fixed"],
+            "requester_ref": "9001",
+            "assignee_ref": None,
+            "queue": "360001",
+            "account_ref": None,
+            "opened_at": "2026-11-23T09:00:00+00:00",
+            "sla_due_at": None,
+            "requester_external_id": None,
+            "satisfaction_score": None,
+            "comment": None,
         },
     )
+
+
+def test_a_comment_keeps_its_author_and_visibility() -> None:
+    comment = {
+        "id": 77,
+        "body": "<p>Hi</p>",
+        "is_public": True,
+        "author": {"id": 5, "is_staff": True, "name": "Ann"},
+    }
+    hook = {**zendesk_hook("ticket.comment_added"), "event": {"comment": comment}}
+    data = json_event("helpdesk", hook).data
+    assert data["comment"] == {
+        "id": "77",
+        "body": "<p>Hi</p>",
+        "public": True,
+        "author_ref": "5",
+        "author_name": "Ann",
+        "by_agent": True,
+    }
+
+
+SATISFACTION = {
+    "id": "csat-100-good-2026-11-23T10:00Z",
+    "ticket_id": "100",
+    "requester_external_id": "42",
+    "rating": "Good",
+    "comment": "",
+    "updated_at": "2026-11-23T10:00Z",  # {{ticket.updated_at_with_timestamp}}: minutes, no seconds
+}
+
+
+@pytest.mark.parametrize(("rating", "score"), [("Good", 5), ("bad", 1), ("4", 4), (3, 3)])
+def test_the_satisfaction_trigger_body_becomes_a_rating(rating: object, score: int) -> None:
+    rated = json_event("helpdesk-csat", {**SATISFACTION, "rating": rating})
+    assert (rated.kind, rated.entity, rated.occurred_at) == ("ticket.satisfaction_rated", "ticket:100", AT)
+    assert rated.data == {
+        "ticket_id": "100",
+        "satisfaction_score": score,
+        "requester_external_id": "42",
+        "satisfaction_comment": None,
+    }
+
+
+@pytest.mark.parametrize("rating", ["Offered", "6", ""])
+def test_a_satisfaction_trigger_without_a_rating_is_refused(rating: str) -> None:
+    with pytest.raises(BadPayload, match="rating") as refused:
+        json_event("helpdesk-csat", {**SATISFACTION, "rating": rating})
+    assert refused.value.problem == "model"
 
 
 def test_priority_and_satisfaction_events() -> None:
@@ -86,7 +148,7 @@ def test_priority_and_satisfaction_events() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"type": "zen:event-type:ticket.comment_added"}, "type"),
+        ({"type": "zen:event-type:ticket.brand_changed"}, "type"),
         ({"detail": {"status": "open"}}, "detail.id"),
         ({"time": "2026-11-23T10:00:00"}, "time"),  # no offset: cannot be placed in time
         ({"time": "9999-12-31T23:59:59-14:00"}, "out of range"),

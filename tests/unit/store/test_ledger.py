@@ -6,7 +6,7 @@ import pytest
 
 from cdc_sync.events import SourcePosition
 from cdc_sync.model.delivery import Delivery, Outcome, VendorRequest
-from cdc_sync.store.ledger import COLUMNS, AttemptRow, LedgerWriter, attempt_row
+from cdc_sync.store.ledger import COLUMNS, AttemptRow, LedgerWriter, VendorRef, attempt_row
 from cdc_sync.store.tables import deliveries
 
 DELIVERY = Delivery(
@@ -27,12 +27,14 @@ class FlakyLedger(LedgerWriter):
         super().__init__(engine=None)  # type: ignore[arg-type]
         self.failures = failures
         self.written: list[AttemptRow] = []
+        self.refs: list[VendorRef] = []
 
-    def _copy(self, rows: list[AttemptRow]) -> None:
+    def _copy(self, rows: list[AttemptRow], refs: list[VendorRef]) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("database down")
         self.written.extend(rows)
+        self.refs.extend(refs)
 
 
 def row(n: int) -> AttemptRow:
@@ -68,3 +70,17 @@ def test_callbacks_without_rows_still_run() -> None:
 def test_superseded_rows_carry_no_error() -> None:
     superseded = attempt_row(DELIVERY, 0, Outcome(None, 0.0), "superseded", datetime.now(UTC))
     assert dict(zip(COLUMNS, superseded, strict=True))["error"] is None
+
+
+def test_vendor_refs_survive_a_failed_flush_and_the_newest_of_one_id_wins() -> None:
+    ledger = FlakyLedger(failures=1)
+    ledger.add_ref(VendorRef("helpdesk", "901", "contact:1", "helpdesk"))
+    with pytest.raises(ConnectionError):
+        ledger.flush()
+    ledger.add_ref(VendorRef("helpdesk", "901", "contact:2", "helpdesk"))  # the vendor re-pointed it
+    ledger.add_ref(VendorRef("helpdesk", "902", "contact:3", "helpdesk"))
+    ledger.flush()
+    assert sorted((r.vendor_ref, r.entity) for r in ledger.refs) == [
+        ("901", "contact:2"),
+        ("902", "contact:3"),
+    ]

@@ -3,7 +3,8 @@ with the number, the agent's most recently active one of several (ambiguous), el
 
 from datetime import UTC, datetime
 
-from cdc_sync.vendors.callcenter.matching import Candidate, Opportunity, match_contact, open_opportunity
+from cdc_sync.rules.opportunities import Opportunity, open_opportunity
+from cdc_sync.vendors.callcenter.matching import Candidate, match_contact
 
 NUMBER = "+493012345678"
 OLD, NEW = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)

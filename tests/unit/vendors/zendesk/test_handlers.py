@@ -42,13 +42,15 @@ def test_a_solved_ticket_with_poor_satisfaction_updates_ticket_profile_and_healt
     plan = crm().plan(rated(1), "helpdesk")
 
     assert plan.status == "done"
+    solved = {"resolution_summary": "2026-11-23T10:00Z Resolved", "closed_at": AT}
     assert plan.updates == [
         RowUpdate("tickets", "id", 9, {"status": "Resolved", "priority": "High", "csat": 20}),
+        RowUpdate("tickets", "id", 9, solved),  # the case's lifecycle (cases.lifecycle)
         RowUpdate("contacts", "id", 11, {"csat_last": 20}),
         RowUpdate("contacts", "id", 11, {"health_score": Decimal("62.00")}),  # 0.7 * 80 + 0.3 * 20
     ]
     # The health score is the CRM's derived figure: the vendor's writes are audited, it is not.
-    assert [a.obj for a in plan.audits] == ["ticket:9", "contact:11"]
+    assert [a.obj for a in plan.audits] == ["ticket:9", "ticket:9", "contact:11"]
     assert [(t.kind, t.role, t.contact_id) for t in plan.tasks] == [("cs_review", "customer_success", 11)]
     assert [(a.kind, a.contact_id) for a in plan.activities] == [("ticket", 11)]
 
@@ -83,7 +85,7 @@ def test_a_satisfaction_older_than_the_profile_s_leaves_profile_and_health_alone
     fake.versions[("contacts", "11", "csat_last")] = LATER
     plan = fake.plan(rated(1), "helpdesk")
 
-    assert [u.table for u in plan.updates] == ["tickets"]
+    assert [u.table for u in plan.updates] == ["tickets", "tickets"]
     assert plan.tasks == []
 
 

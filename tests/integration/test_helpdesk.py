@@ -1,0 +1,198 @@
+"""The helpdesk lifecycle on the real stack, on Zendesk's own webhook shapes: a CRM contact pushed to
+the helpdesk sandbox (its user id learnt from the job's answer) → a ticket that contact opens in
+the helpdesk becomes a CRM case → an agent's reply becomes an interaction → solved: the figures
+on the case, the opportunity and the contact's service record. A satisfaction rating that comes
+through the trigger webhook before its ticket waits unmatched and applies once the ticket exists."""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
+from tests.integration.outbound_fixtures import Process, wait_for
+from tests.integration.test_inbound import WEBHOOKS, applied, emit, inbox_status, one
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def zulu(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ticket_event(kind: str, ticket: dict[str, Any], at: datetime, **event: Any) -> dict[str, Any]:
+    """A Zendesk event webhook as Zendesk sends it: `detail` is the ticket, people by Zendesk id."""
+    return {
+        "type": f"zen:event-type:ticket.{kind}",
+        "id": str(uuid.uuid4()),
+        "time": zulu(at),
+        "account_id": 9242270,
+        "zendesk_event_version": "2022-11-06",
+        "subject": f"zen:ticket:{ticket['id']}",
+        "detail": ticket,
+        "event": event,
+    }
+
+
+def helpdesk_user_of(state: Engine, contact: int) -> str:
+    def probe() -> str | None:
+        with state.connect() as conn:
+            query = text(
+                "SELECT vendor_ref FROM cdc_sync.vendor_refs WHERE system = 'helpdesk' AND entity = :e"
+            )
+            return conn.execute(query, {"e": f"contact:{contact}"}).scalar()
+
+    return wait_for(f"the helpdesk user of contact {contact}", probe, timeout_s=60)
+
+
+def case_of(crm: Engine, ticket_id: str) -> dict[str, Any]:
+    with crm.connect() as conn:
+        row = (
+            conn.execute(text("SELECT * FROM cases WHERE external_id = :t"), {"t": ticket_id})
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+def test_a_helpdesk_ticket_becomes_a_case_and_its_solve_is_written_back(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    contact = one(
+        crm,
+        "INSERT INTO contacts (email, first_name) VALUES (:e, 'Ann') RETURNING id",
+        e=f"zd-{tag()}@example.com",
+    )[0]
+    opportunity = one(
+        crm,
+        "INSERT INTO opportunities (contact_id, name, stage) VALUES (:c, 'Renewal', 'proposal') RETURNING id",
+        c=contact,
+    )[0]
+    requester = helpdesk_user_of(state, contact)
+    opened = datetime.now(UTC) - timedelta(hours=2)
+    ticket: dict[str, Any] = {
+        "id": str(int(uuid.uuid4().int % 10**9)),
+        "status": "new",
+        "priority": "normal",
+        "requester_id": requester,
+        "assignee_id": "7001",
+        "group_id": "360001",
+        "type": "incident",
+        "subject": "Printer on fire",
+        "tags": [],
+        "via": {"channel": "email"},
+        "created_at": zulu(opened),
+        "updated_at": zulu(opened),
+    }
+    created = ticket_event("created", ticket, opened, meta={"sequence": {"id": "s1", "position": 1}})
+    assert emit("helpdesk", "helpdesk", created)["status"] == 200
+    assert applied(state, "helpdesk", created["id"])[0] == "done"
+    case = case_of(crm, ticket["id"])
+    assert (case["contact_id"], case["opportunity_id"], case["status"]) == (contact, opportunity, "Open")
+    assert (case["queue"], case["category"], case["assignee_ref"]) == ("360001", "incident", "7001")
+
+    reply = {
+        "id": f"c-{tag()}",
+        "body": "<p>Please confirm card <b>4111 1111 1111 1111</b></p>",
+        "is_public": True,
+        "author": {"id": "7001", "is_staff": True, "name": "Bo"},
+    }
+    answered = opened + timedelta(minutes=30)
+    commented = ticket_event("comment_added", {**ticket, "status": "open"}, answered, comment=reply)
+    assert emit("helpdesk", "helpdesk", commented)["status"] == 200
+    assert applied(state, "helpdesk", commented["id"])[0] == "done"
+    notes, channel, case_id = one(
+        crm, "SELECT notes, channel, case_id FROM interactions WHERE external_id = :x", x=reply["id"]
+    )
+    assert (notes, channel, case_id) == ("Please confirm card ****** **** **** 1111**", "Email", case["id"])
+
+    solved_at = opened + timedelta(hours=2)
+    solved = ticket_event(
+        "status_changed", {**ticket, "status": "solved", "tags": ["resolution_replaced_toner"]}, solved_at,
+        previous="open", current="solved",
+    )  # fmt: skip
+    assert emit("helpdesk", "helpdesk", solved)["status"] == 200
+    assert applied(state, "helpdesk", solved["id"])[0] == "done"
+    case = case_of(crm, ticket["id"])
+    assert (case["status"], case["resolution_code"], case["reopened"]) == (
+        "Resolved",
+        "replaced_toner",
+        False,
+    )
+    assert (case["first_response_ms"], case["time_to_resolve_ms"]) == (30 * 60_000, 2 * 3600_000)
+    assert case["closed_at"] == solved_at.replace(microsecond=0)
+    service = one(
+        crm,
+        "SELECT service_resolution_code, service_first_response_ms, service_time_to_resolve_ms "
+        "FROM opportunities WHERE id = :o",
+        o=opportunity,
+    )
+    assert tuple(service) == ("replaced_toner", 30 * 60_000, 2 * 3600_000)
+    last = one(
+        crm, "SELECT last_service_at, last_case_id FROM contact_service WHERE contact_id = :c", c=contact
+    )
+    assert tuple(last) == (solved_at.replace(microsecond=0), case["id"])
+    with pytest.raises(IntegrityError, match="immutable"):
+        one(crm, "UPDATE tickets SET external_id = 'other' WHERE id = :i", i=case["id"])
+
+
+def post_satisfaction(body: dict[str, Any]) -> httpx.Response:
+    """The satisfaction trigger's webhook, signed as Zendesk signs it (its own secret)."""
+    raw = orjson.dumps(body)
+    headers = zendesk_signed_headers(
+        os.environ["CDC_SYNC_HELPDESK_CSAT_SECRET"], zulu(datetime.now(UTC)), raw
+    )
+    return httpx.post(
+        f"{WEBHOOKS}/helpdesk-csat", content=raw, headers={"content-type": "application/json", **headers}
+    )
+
+
+def test_a_rating_that_comes_before_its_ticket_applies_once_the_ticket_exists(
+    crm: Engine, state: Engine, inbound: Process
+) -> None:
+    contact = one(
+        crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=f"csat-{tag()}@example.com"
+    )[0]
+    ticket_id, now = str(int(uuid.uuid4().int % 10**9)), datetime.now(UTC)
+    rating = {
+        "id": f"csat-{ticket_id}-good",
+        "ticket_id": ticket_id,
+        "requester_external_id": str(contact),
+        "rating": "Good",
+        "comment": "",
+        # {{ticket.updated_at_with_timestamp}} has minutes only: the next minute is surely after
+        # the contact's creation (an earlier time would make the CRM's row newer: a conflict).
+        "updated_at": (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%MZ"),
+    }
+    answer = post_satisfaction(rating)
+    assert answer.status_code == 200, answer.text
+    assert applied(state, "helpdesk-csat", rating["id"])[0] == "unmatched"
+
+    ticket = {"id": ticket_id, "status": "open", "subject": "Late parcel", "via": {"channel": "chat"}}
+    created = ticket_event("created", ticket, now - timedelta(minutes=5))
+    created["detail"]["requester_external_id"] = str(contact)  # as the trigger names the requester
+    assert emit("helpdesk", "helpdesk", created)["status"] == 200
+    assert applied(state, "helpdesk", created["id"])[0] == "done"
+
+    def rated() -> tuple[str, str] | None:
+        status = inbox_status(state, "helpdesk-csat", rating["id"])
+        return status if status and status[0] == "done" else None
+
+    wait_for("the waiting rating applied", rated, timeout_s=30)
+    csat, contact_of_case = one(
+        crm, "SELECT csat, contact_id FROM tickets WHERE external_id = :t", t=ticket_id
+    )
+    assert (csat, contact_of_case) == (100, contact)
+    assert one(crm, "SELECT csat_last FROM contacts WHERE id = :c", c=contact)[0] == 100
+    reviews = one(
+        crm, "SELECT count(*) FROM tasks WHERE kind = 'manual_review' AND related_id = :t", t=ticket_id
+    )[0]
+    assert reviews == 1  # asked once while it waited, not again on the retry
