@@ -12,7 +12,7 @@ from cdc_sync.cli.audit import audit
 from cdc_sync.cli.connectors import connectors, events
 from cdc_sync.cli.contracts import contracts
 from cdc_sync.cli.dlq import dlq
-from cdc_sync.cli.inbound import conflicts, inbox_group, serve, writer_command
+from cdc_sync.cli.inbound import conflicts, inbox_group, merges, serve, writer_command
 from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
 from cdc_sync.cli.reconcile import reconcile
@@ -50,6 +50,7 @@ for command in (
     serve,
     writer_command,
     conflicts,
+    merges,
     inbox_group,
     offsets,
     dlq,

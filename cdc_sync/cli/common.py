@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
 from cdc_sync.errors import ConfigError
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.observability.logs import register_secrets, secret_fields
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
@@ -57,6 +58,18 @@ def state_engine_of(ctx: click.Context) -> Engine:
         migrate(state["state_engine"])
     engine: Engine = state["state_engine"]
     return engine
+
+
+def destination_of_kind(
+    ctx: click.Context, kind: str, name: str | None = None
+) -> tuple[str, DestinationConfig]:
+    """The destination `name` (which must be of `kind`), or the config's one destination of `kind`."""
+    destinations = config_of(ctx).destinations.items()
+    found = [(n, d) for n, d in destinations if d.kind == kind and name in (None, n)]
+    if len(found) != 1:
+        wanted = f"a destination {name!r} of kind" if name else "exactly one destination of kind"
+        raise ConfigError(f"the config needs {wanted} {kind!r} (has {len(found)})")
+    return found[0]
 
 
 def actor() -> str:

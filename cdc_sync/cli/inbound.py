@@ -14,6 +14,7 @@ from cdc_sync.model.writes import Status
 from cdc_sync.repair.inbox import replay
 from cdc_sync.store import inbox
 from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
+from cdc_sync.store.merges import get_merge, list_merges, resolve_merge
 
 INBOX_STATUSES = get_args(Status)
 
@@ -115,6 +116,49 @@ def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
     click.echo(f"conflict {conflict_id} resolved: kept {keep} value {kept!r}")
 
 
+@click.group()
+def merges() -> None:
+    """Vendor events that named several CRM contacts (one email, two contacts), waiting for a
+    decision on which one is meant."""
+
+
+@merges.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved reviews.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def merges_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Open merge reviews, newest first, with how many events wait on each."""
+    rows = list_merges(state_engine_of(ctx), None if show_all else "open")
+    lines = [
+        f"#{r['id']} {r['at']:%Y-%m-%d %H:%M:%S} {r['match_key']}: contacts {r['candidates']}, "
+        f"{r['waiting']} events waiting [{r['status']}"
+        + (f", kept {r['kept_contact']}]" if r["kept_contact"] else "]")
+        for r in rows
+    ]
+    emit(rows, as_json, lines or ["no merge reviews"])
+
+
+@merges.command("show")
+@click.argument("review_id", type=int)
+@click.pass_context
+def merges_show(ctx: click.Context, review_id: int) -> None:
+    """One review with its candidate contacts as the CRM has them now."""
+    click.echo(json.dumps(get_merge(state_engine_of(ctx), review_id), indent=2, default=str))
+
+
+@merges.command("resolve")
+@click.argument("review_id", type=int)
+@click.option("--keep", type=int, required=True, help="The contact id the vendor's events mean.")
+@click.pass_context
+def merges_resolve(ctx: click.Context, review_id: int, keep: int) -> None:
+    """Say which contact is meant (audited): the waiting events apply to it, and so do later
+    events with the same email. Merging the duplicate contacts themselves is the CRM's job."""
+    released = resolve_merge(state_engine_of(ctx), review_id, keep, actor())
+    click.echo(
+        f"merge review {review_id} resolved: contact {keep}; {released} waiting events sent to the writer"
+    )
+
+
 @click.group("inbox")
 def inbox_group() -> None:
     """Vendor events in the inbox: list, show, replay what could not be applied."""
@@ -149,11 +193,13 @@ def inbox_show(ctx: click.Context, inbox_id: int) -> None:
 
 @inbox_group.command("replay")
 @click.argument("inbox_ids", type=int, nargs=-1)
-@click.option("--all", "every", is_flag=True, help="Every rejected or unmatched event (of --source).")
+@click.option(
+    "--all", "every", is_flag=True, help="Every rejected, unmatched or ambiguous event (of --source)."
+)
 @click.option("--source", help="With --all: only this webhook source.")
 @click.pass_context
 def inbox_replay(ctx: click.Context, inbox_ids: tuple[int, ...], every: bool, source: str | None) -> None:
-    """Send rejected or unmatched events through the writer again (audited)."""
+    """Send rejected, unmatched or ambiguous events through the writer again (audited)."""
     if bool(inbox_ids) == every:
         raise click.UsageError("name inbox ids or give --all")
     requeued = replay(state_engine_of(ctx), None if every else list(inbox_ids), source, actor())

@@ -19,6 +19,7 @@ from cdc_sync.model.writes import (
     AuditEntry,
     ConflictEntry,
     FieldVersions,
+    MergeEntry,
     NewRow,
     Notice,
     Row,
@@ -38,8 +39,11 @@ class CrmReads(Protocol):
     def rows(self, table: str, column: str, value: Any) -> list[Row]:
         """Every row whose `column` is `value`, locked, oldest id first."""
 
-    def contact_by_email(self, email: str) -> Row | None:
-        """The most recently updated contact with this address (any case), locked."""
+    def contacts_by_email(self, email: str) -> list[Row]:
+        """Every contact with this address (any case), locked, oldest id first."""
+
+    def merge_choice(self, match_key: str) -> int | None:
+        """The contact an operator said `match_key` means (the latest resolved merge review)."""
 
     def contacts_by_phone_tail(self, digits: str) -> list[Row]:
         """Contacts whose phone ends in these digits once formatting is stripped (candidates only:
@@ -185,6 +189,23 @@ def create(scope: WriteScope, table: str, values: Mapping[str, Any]) -> Row:
     """A new row, as the handler may go on to judge it: the trigger marks it as the vendor's."""
     scope.plan.creates.append(NewRow(table, dict(values)))
     return {**values, "sync_origin": scope.system, "updated_at": None}
+
+
+def contact_by_email(scope: WriteScope, email: str) -> Row | Applied:
+    """The one contact a vendor's email names — or how the event ends instead: `unmatched` for
+    none, `ambiguous` for several (never a silent pick: a merge review asks which one is meant,
+    and the event waits for the answer, unless an earlier review already gave it)."""
+    found = scope.reads.contacts_by_email(email)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return Applied("unmatched", f"no CRM contact with email {email}")
+    key = f"email:{email}"
+    chosen = [row for row in found if row["id"] == scope.reads.merge_choice(key)]
+    if chosen:
+        return chosen[0]
+    scope.plan.merges.append(MergeEntry(key, tuple(sorted(int(row["id"]) for row in found))))
+    return Applied("ambiguous", f"{len(found)} CRM contacts with email {email}: waiting for a merge review")
 
 
 def add_task(

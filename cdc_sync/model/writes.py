@@ -1,15 +1,15 @@
 """What one vendor event does to the CRM, as data: the inbound handlers decide a `WritePlan` from
 what they read, and the store's applier carries it out in the writer's transaction, in this order:
 new rows, updates, conflicts, field versions, tasks, timeline entries, audit entries, live
-notices (delivered by PostgreSQL only if the transaction commits)."""
+notices (delivered by PostgreSQL only if the transaction commits), merge reviews."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Status = Literal["pending", "done", "conflict", "unmatched", "refused", "rejected", "stale"]
-"""How an inbox event ended (pending: not applied yet)."""
+Status = Literal["pending", "done", "conflict", "unmatched", "ambiguous", "refused", "rejected", "stale"]
+"""How an inbox event ended (pending: not applied yet; ambiguous: waits in the merge queue)."""
 
 Row = dict[str, Any]
 
@@ -79,6 +79,14 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class MergeEntry:
+    """Several CRM contacts answer to one match key (`email:<address>`): a merge review."""
+
+    match_key: str
+    candidates: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Notice:
     """A live message for whoever follows `channel` (`GET /events/{channel}`), sent on commit."""
 
@@ -104,3 +112,4 @@ class WritePlan:
     activities: list[ActivityEntry] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    merges: list[MergeEntry] = field(default_factory=list)

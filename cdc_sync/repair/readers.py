@@ -16,13 +16,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from cdc_sync.delivery.http import Answer, open_port
 from cdc_sync.delivery.policy import backoff_s, classify, retry_after_s
 from cdc_sync.delivery.ratelimit import RateLimiter
 from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.model.config import DestinationConfig
-from cdc_sync.model.delivery import Action, Outcome, VendorRequest
+from cdc_sync.model.delivery import Action, Method, Outcome, VendorRequest
 from cdc_sync.vendors.plugin import VendorReader
 from cdc_sync.vendors.registry import credentials, destination_kind
 
@@ -35,11 +36,12 @@ _REFUSED_CREDENTIALS = frozenset({401, 403})
 
 
 class VendorUnreadable(CdcSyncError):
-    """The vendor's records could not be read (it kept failing or refused the request)."""
+    """A call to the vendor failed: it kept failing or refused the request."""
 
 
 class VendorApi:
-    """GETs against one destination with its credential, pace and retry rules."""
+    """Calls to one destination outside the delivery path (reads, operators' pushes) with its
+    credential, pace and retry rules."""
 
     def __init__(
         self,
@@ -57,15 +59,30 @@ class VendorApi:
         self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False
     ) -> dict[str, Any] | None:
         """The JSON object at `path`; None for a 404 when `missing_ok` (a lookup)."""
+        return await self.send("GET", path, params=params, missing_ok=missing_ok)
+
+    async def send(
+        self,
+        method: Method,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+        key: str | None = None,
+    ) -> dict[str, Any] | None:
+        """One call with the read rules (an operator's call to the vendor: a segment push, a
+        campaign send): its JSON object ({} for 204); `key` is the call's idempotency key."""
         failures = waits = 0
         while True:
             await self._limiter.acquire()
-            answer = await self._request(path, params)
+            answer = await self._request(method, path, body, params, key)
             outcome = answer.outcome
             # A slow answer is still an answer: reading has no latency threshold to compensate.
             action = classify(outcome, _LOOKUP if missing_ok else _LISTING, math.inf)
             if action is Action.OK:
-                return None if outcome.status == 404 else _json(self.name, path, answer)
+                if outcome.status in (204, 404):
+                    return {} if outcome.status == 204 else None
+                return _json(self.name, path, answer)
             if action is Action.RETRY_AFTER and waits < MAX_RATE_LIMITED_WAITS:
                 waits += 1
                 await self._sleep(retry_after_s(outcome, self._config.retry_after_cap_s))
@@ -74,11 +91,22 @@ class VendorApi:
                 cfg = self._config
                 await self._sleep(backoff_s(failures, cfg.backoff_base_s, cfg.backoff_cap_s, random.random()))
             else:
-                raise _refusal(self.name, path, outcome)
+                raise _refusal(self.name, f"{method} {path}", outcome)
 
-    async def _request(self, path: str, params: dict[str, Any] | None) -> Answer:
+    async def _request(
+        self,
+        method: Method,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        key: str | None,
+    ) -> Answer:
         target = f"{path}?{urlencode(params)}" if params else path
-        return await self._port.request("GET", target, None, self._auth)
+        headers = {**self._auth, **({"Idempotency-Key": key} if key else {})}
+        if body is None:
+            return await self._port.request(method, target, None, headers)
+        headers["Content-Type"] = "application/json"
+        return await self._port.request(method, target, orjson.dumps(body), headers)
 
     async def aclose(self) -> None:
         await self._port.aclose()
@@ -90,10 +118,10 @@ def _json(name: str, path: str, answer: Answer) -> dict[str, Any]:
     return answer.json
 
 
-def _refusal(name: str, path: str, outcome: Outcome) -> CdcSyncError:
+def _refusal(name: str, call: str, outcome: Outcome) -> CdcSyncError:
     if outcome.status in _REFUSED_CREDENTIALS:
-        return ConfigError(f"{name}: the vendor refused the credential reading {path}: {outcome.summary}")
-    return VendorUnreadable(f"{name}: reading {path} failed: {outcome.summary}")
+        return ConfigError(f"{name}: the vendor refused the credential for {call}: {outcome.summary}")
+    return VendorUnreadable(f"{name}: {call} failed: {outcome.summary}")
 
 
 def open_reader(

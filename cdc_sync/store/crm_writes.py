@@ -12,14 +12,23 @@ from sqlalchemy import Connection, bindparam, insert, select, text
 from cdc_sync.model.writes import ActivityEntry, Row, RowUpdate, TaskEntry, WritePlan
 from cdc_sync.store import field_versions, live
 from cdc_sync.store.audit import audit_in
-from cdc_sync.store.tables import conflicts, vendor_refs
+from cdc_sync.store.tables import conflicts, merge_reviews, vendor_refs
 
 # Table and column names are formatted into SQL: they come from vendor code, never from a payload,
 # and must be plain lower-case identifiers of the CRM's public schema.
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
-_CONTACT_BY_EMAIL = text(
-    "SELECT * FROM contacts WHERE lower(email) = :e ORDER BY updated_at DESC LIMIT 1 FOR UPDATE"
+_CONTACTS_BY_EMAIL = text("SELECT * FROM contacts WHERE lower(email) = :e ORDER BY id FOR UPDATE")
+_MERGE_CHOICE = (
+    select(merge_reviews.c.kept_contact)
+    .where(merge_reviews.c.match_key == bindparam("key"), merge_reviews.c.status == "resolved")
+    .order_by(merge_reviews.c.resolved_at.desc())
+    .limit(1)
+)
+_MERGE_REVIEW = text(
+    f"INSERT INTO {merge_reviews.schema}.{merge_reviews.name} (match_key, candidates, source, event_id) "
+    "VALUES (:key, CAST(:candidates AS jsonb), :source, :event_id) "
+    "ON CONFLICT (match_key) WHERE status = 'open' DO UPDATE SET candidates = excluded.candidates"
 )
 PHONE_TAIL = 8  # digits; the CRM indexes contacts by them (ops/crm/02-callcenter.sql)
 _CONTACTS_BY_PHONE_TAIL = text(
@@ -75,9 +84,12 @@ class SqlCrmReads:
         sequence = text("SELECT nextval(pg_get_serial_sequence(:t, 'id'))")
         return int(self._conn.execute(sequence, {"t": table}).scalar_one())
 
-    def contact_by_email(self, email: str) -> Row | None:
-        found = self._conn.execute(_CONTACT_BY_EMAIL, {"e": email}).mappings().first()
-        return dict(found) if found else None
+    def contacts_by_email(self, email: str) -> list[Row]:
+        return [dict(row) for row in self._conn.execute(_CONTACTS_BY_EMAIL, {"e": email}).mappings()]
+
+    def merge_choice(self, match_key: str) -> int | None:
+        kept = self._conn.execute(_MERGE_CHOICE, {"key": match_key}).scalar()
+        return None if kept is None else int(kept)
 
     def applied_times(self, table: str, key: str, fields: list[str]) -> dict[str, datetime]:
         return field_versions.applied_times(self._conn, table, key, fields)
@@ -106,6 +118,9 @@ def apply_plan(conn: Connection, plan: WritePlan) -> None:
         audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
     for notice in plan.notices:
         live.announce(conn, notice)
+    for merge in plan.merges:
+        values = {"key": merge.match_key, "candidates": json.dumps(merge.candidates)}
+        conn.execute(_MERGE_REVIEW, {**values, "source": plan.source, "event_id": plan.event_id})
 
 
 def _record_judgements(conn: Connection, plan: WritePlan) -> None:

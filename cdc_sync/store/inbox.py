@@ -194,7 +194,7 @@ async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 
 
 
 # What an operator may send through the writer again: events it could not apply as they were.
-REPLAYABLE = ("rejected", "unmatched")
+REPLAYABLE = ("rejected", "unmatched", "ambiguous")
 _LISTED = (
     inbox.c.id,
     inbox.c.received_at,

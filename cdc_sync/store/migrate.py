@@ -9,6 +9,7 @@ from cdc_sync.store.tables import (
     conflicts,
     field_versions,
     inbox,
+    merge_reviews,
     metadata,
     schema_migrations,
     vendor_refs,
@@ -62,6 +63,10 @@ def _v6_vendor_refs(conn: Connection) -> None:
     )
 
 
+def _v7_merge_reviews(conn: Connection) -> None:
+    merge_reviews.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -69,6 +74,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_field_versions),
     (5, _v5_inbox_priority),
     (6, _v6_vendor_refs),
+    (7, _v7_merge_reviews),
 ]
 
 

@@ -224,3 +224,23 @@ vendor_refs = Table(
     Column("destination", String, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Vendor events that name several CRM contacts (one email, two contacts): one open review per
+# match key ("email:<address>"); the events wait (inbox status `ambiguous`) until an operator says
+# which contact is meant, and later events with that key go to it.
+merge_reviews = Table(
+    "merge_reviews",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("match_key", String, nullable=False),
+    Column("candidates", Json, nullable=False),  # the contact ids, ascending
+    Column("source", String, nullable=False),  # the first event that met the ambiguity
+    Column("event_id", String, nullable=False),
+    Column("status", String, nullable=False, server_default="open"),
+    Column("kept_contact", BigInteger),
+    Column("resolved_by", String),
+    Column("resolved_at", DateTime(timezone=True)),
+    Index("merge_reviews_open_key", "match_key", unique=True, postgresql_where=text("status = 'open'")),
+    Index("merge_reviews_key", "match_key", "resolved_at"),
+)

@@ -11,10 +11,9 @@ from urllib.parse import quote
 
 import click
 
-from cdc_sync.cli.common import actor, config_of, emit, state_engine_of
+from cdc_sync.cli.common import actor, destination_of_kind, emit, state_engine_of
 from cdc_sync.cli.params import DURATION, INSTANT
 from cdc_sync.delivery.destinations import HttpDestination
-from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
 from cdc_sync.repair.readers import VendorApi, VendorUnreadable
 from cdc_sync.vendors.callcenter.links import fresh, parse_link, provider_call_id
@@ -83,10 +82,7 @@ def agents_sync(ctx: click.Context, every: timedelta | None) -> None:
 
 
 def callcenter_destination(ctx: click.Context) -> tuple[str, DestinationConfig]:
-    found = [(n, d) for n, d in config_of(ctx).destinations.items() if d.kind == KIND]
-    if len(found) != 1:
-        raise ConfigError(f"the config needs exactly one destination of kind {KIND!r} (has {len(found)})")
-    return found[0]
+    return destination_of_kind(ctx, KIND)
 
 
 @click.group()

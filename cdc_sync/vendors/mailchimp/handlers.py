@@ -1,5 +1,6 @@
 """What marketing events do to the CRM: list subscribes and opt-outs onto the contact's
-subscription (consent rules), profile edits as conflicts, clicks and opens on the timeline."""
+subscription (consent rules; the CRM's trigger records each change as consent evidence), profile
+edits as conflicts, clicks and opens on the timeline."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +9,7 @@ from cdc_sync.inbound.writes import (
     Applied,
     WriteScope,
     add_activity,
+    contact_by_email,
     create,
     guarded_update,
     outcome,
@@ -20,13 +22,11 @@ ENGAGEMENT_KINDS = {"email.clicked": "email_click", "email.opened": "email_open"
 
 
 def for_contact(handle: Callable[[WriteScope, dict[str, Any]], Applied]) -> Handler:
-    """Marketing events name a contact by email; without one in the CRM there is nothing to apply."""
+    """Marketing events name a contact by email: none in the CRM, or several, and they wait."""
 
     def with_contact(scope: WriteScope) -> Applied:
-        contact = scope.reads.contact_by_email(email_key(scope.event.data["email"]))
-        if contact is None:
-            return Applied("unmatched", f"no CRM contact with email {scope.event.data['email']}")
-        return handle(scope, contact)
+        contact = contact_by_email(scope, email_key(scope.event.data["email"]))
+        return contact if isinstance(contact, Applied) else handle(scope, contact)
 
     return with_contact
 
@@ -46,6 +46,8 @@ def opted_out(status: str) -> Handler:
     def handle(scope: WriteScope, contact: dict[str, Any]) -> Applied:
         subscription = _subscription(scope, contact)
         changes = {"status": status, "unsubscribed_at": scope.event.occurred_at}
+        if scope.event.data.get("reason"):  # Mailchimp's `manual`, `abuse`, … (kept as evidence)
+            changes["unsubscribe_reason"] = scope.event.data["reason"]
         guarded = guarded_update(scope, "subscriptions", subscription, changes, check_stale=False)
         return outcome(guarded, f"contact {contact['id']} {status}")
 

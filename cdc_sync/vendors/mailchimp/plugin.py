@@ -1,5 +1,9 @@
 """Mailchimp Marketing API 3.0: audience members, their tags (static segments) and status."""
 
+from collections.abc import Sequence
+
+import click
+
 from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_signature
 from cdc_sync.delivery.http import Headers
 from cdc_sync.model.config import DestinationConfig, SourceConfig
@@ -18,6 +22,12 @@ def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer
     return basic_auth("cdc-sync", secret), no_signature  # Basic `anystring:<api key>`
 
 
+def commands() -> Sequence[click.Command]:
+    from cdc_sync.vendors.mailchimp.commands import COMMANDS  # here: the commands import the CLI
+
+    return COMMANDS
+
+
 def batch_api(config: DestinationConfig) -> BatchApi:
     return MailchimpBatch(MailchimpOptions.of(config).list_id or "")
 
@@ -31,6 +41,7 @@ VENDOR = Vendor(
     removals=frozenset({mapper.ARCHIVE}),
     batch_api=batch_api,
     reader=open_members,
+    commands=commands,
     reconciliation=Reconciliation(expected=expected_members, parse=vendor_member),
     sandbox=SandboxApp(
         "marketing",

@@ -12,12 +12,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cdc_sync.sandbox.bodies import FastJSONResponse
+from cdc_sync.sandbox.control import StateGroup
 from cdc_sync.sandbox.effects import EffectLedger, item_keys, request_target
 from cdc_sync.sandbox.emit import emit_route
 from cdc_sync.sandbox.faults import Clock
 from cdc_sync.sandbox.gate import Guard, VendorProfile, basic_credentials, sandbox_app, secret_matches
 from cdc_sync.sandbox.recorder import Incoming, recorder_for
 from cdc_sync.vendors.mailchimp.sandbox_batch import BatchSubscribe, checked_batch
+from cdc_sync.vendors.mailchimp.sandbox_campaigns import CampaignEndpoints
 from cdc_sync.vendors.mailchimp.sandbox_emit import mailchimp
 from cdc_sync.vendors.mailchimp.sandbox_http import (
     Endpoint,
@@ -124,10 +126,15 @@ def create_mailchimp_app(
 ) -> Starlette:
     own = MailchimpSandboxSettings.of(settings)
     audiences, recorder = Audiences(clock), recorder_for(settings, clock)
-    endpoints = MailchimpEndpoints(audiences, recorder.effects)
+    endpoints, campaigns = MailchimpEndpoints(audiences, recorder.effects), CampaignEndpoints(audiences)
+    routes = [
+        *endpoints.routes(),
+        *SegmentEndpoints(audiences, recorder.effects).routes(),
+        *campaigns.routes(),
+    ]
     vendor = VendorProfile(
-        routes=[*endpoints.routes(), *SegmentEndpoints(audiences, recorder.effects).routes()],
-        state=audiences,
+        routes=routes,
+        state=StateGroup(audiences, campaigns),
         error=problem,
         guard=api_key_guard(own.mailchimp_api_key),
         control_routes=[emit_route(mailchimp(own.marketing_webhook_secret))],

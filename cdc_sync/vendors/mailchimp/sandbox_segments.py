@@ -107,6 +107,7 @@ class SegmentEndpoints:
             (segments, "POST", self.create_segment),
             (segments + "/{segment_id:int}", "GET", self.show_segment),
             (segments + "/{segment_id:int}", "POST", self.change_members),
+            (segments + "/{segment_id:int}/members", "GET", self.list_members),
         ]
         return [Route(path, answering_problems(call), methods=[method]) for path, method, call in table]
 
@@ -135,6 +136,14 @@ class SegmentEndpoints:
 
     async def show_segment(self, request: Request) -> Response:
         return FastJSONResponse(self._segment(request)[1].as_json())
+
+    async def list_members(self, request: Request) -> Response:
+        """The segment's members, `count`/`offset` paged, in the order they joined it."""
+        audience, segment = self._segment(request)
+        count, offset = paging(request)
+        members = [audience.members[member_id] for member_id in segment.members]
+        page = [audience.member_json(member) for member in members[offset : offset + count]]
+        return FastJSONResponse({"members": page, "total_items": len(members)})
 
     async def change_members(self, request: Request) -> Response:
         audience, segment = self._segment(request)

@@ -24,6 +24,7 @@ class FakeCrm:
     next_id: int = 1000
     timeline: list[ActivityEntry] = field(default_factory=list)
     refs: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, vendor id) → entity
+    merged: dict[str, int] = field(default_factory=dict)  # resolved merge reviews: key → kept contact
 
     def row(self, table: str, column: str, value: Any) -> Row | None:
         return next((dict(r) for r in self.tables.get(table, []) if r.get(column) == value), None)
@@ -45,9 +46,12 @@ class FakeCrm:
         self.next_id += 1
         return self.next_id
 
-    def contact_by_email(self, email: str) -> Row | None:
+    def contacts_by_email(self, email: str) -> list[Row]:
         found = [r for r in self.tables.get("contacts", []) if str(r.get("email", "")).lower() == email]
-        return dict(max(found, key=lambda r: r["updated_at"])) if found else None
+        return [dict(r) for r in sorted(found, key=lambda r: r["id"])]
+
+    def merge_choice(self, match_key: str) -> int | None:
+        return self.merged.get(match_key)
 
     def applied_times(self, table: str, key: str, fields: list[str]) -> dict[str, datetime]:
         return {f: self.versions[(table, key, f)] for f in fields if (table, key, f) in self.versions}

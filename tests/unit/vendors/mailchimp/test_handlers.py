@@ -40,6 +40,17 @@ def test_an_unsubscribe_for_a_contact_without_subscription_creates_it_and_opts_o
     ]
 
 
+def test_the_platform_s_unsubscribe_reason_is_kept_with_the_opt_out() -> None:
+    unsubscribe = list_event("unsubscribe")
+    unsubscribe = unsubscribe.model_copy(update={"data": {**unsubscribe.data, "reason": "abuse"}})
+    plan = crm().plan(unsubscribe, "marketing")
+    assert plan.updates[0].values == {
+        "status": "unsubscribed",
+        "unsubscribed_at": AT,
+        "unsubscribe_reason": "abuse",
+    }
+
+
 def test_a_subscribe_after_an_opt_out_is_refused_and_writes_nothing() -> None:
     opted_out = {
         "contact_id": 11,
@@ -92,3 +103,16 @@ def test_an_address_no_contact_has_is_unmatched() -> None:
     plan = crm().plan(list_event("unsubscribe", email="nobody@example.com"), "marketing")
     assert plan.status == "unmatched"
     assert plan.creates == [] and plan.updates == []
+
+
+def test_an_email_two_contacts_share_waits_for_a_merge_review_and_then_goes_to_the_kept_one() -> None:
+    twin = {**CONTACT, "id": 12, "email": "ada@example.com"}
+    fake = FakeCrm({"contacts": [CONTACT, twin], "subscriptions": []})
+    plan = fake.plan(list_event("unsubscribe"), "marketing")
+    assert (plan.status, plan.creates, plan.updates) == ("ambiguous", [], [])
+    assert [(m.match_key, m.candidates) for m in plan.merges] == [("email:ada@example.com", (11, 12))]
+
+    fake.merged["email:ada@example.com"] = 12  # `cdc-sync merges resolve ID --keep 12`
+    resolved = fake.plan(list_event("unsubscribe"), "marketing")
+    assert resolved.status == "done" and resolved.merges == []
+    assert resolved.updates[0].key == 12

@@ -1,0 +1,287 @@
+"""Marketing in depth on the real stack: consent evidence for every consent change in either
+direction (the CRM's own and the platform's)."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from cdc_sync.settings import Settings
+from tests.integration.outbound_fixtures import Process, Runner, wait_for
+from tests.integration.test_inbound import LIST_SECRET, applied, emit, list_event, one
+from tests.integration.test_outbound import member
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def evidence(crm: Engine, contact: int) -> list[dict[str, Any]]:
+    with crm.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT status, consent_type, consent_source, captured_from, captured_by, details "
+                "FROM consent_evidence WHERE contact_id = :c ORDER BY id"
+            ),
+            {"c": contact},
+        ).mappings()
+        return [dict(row) for row in rows]
+
+
+def member_status(email: str) -> str | None:
+    found = member(email)
+    return None if found is None else str(found["status"])
+
+
+def test_every_consent_change_in_either_direction_leaves_evidence(
+    crm: Engine, inbound: Process, runner: Runner, settings: Settings
+) -> None:
+    # The CRM's own change: a sign-up, then an unsubscribe by a named CRM user.
+    email = f"consent-{tag()}@example.com"
+    contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
+    one(
+        crm,
+        "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source, "
+        "consent_type) VALUES (:c, 'crm-audience', 'subscribed', now(), 'signup-form', 'marketing') "
+        "RETURNING contact_id",
+        c=contact,
+    )
+    wait_for("the member subscribed on the platform", lambda: member_status(email) == "subscribed" or None)
+    with crm.begin() as conn:
+        conn.execute(text("SET LOCAL crm.actor = 'jane@crm.example'"))
+        conn.execute(
+            text(
+                "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = now(), "
+                "unsubscribe_reason = 'asked by phone' WHERE contact_id = :c"
+            ),
+            {"c": contact},
+        )
+    wait_for(
+        "the member unsubscribed on the platform", lambda: member_status(email) == "unsubscribed" or None
+    )
+    subscribed, unsubscribed = evidence(crm, contact)
+    assert (subscribed["status"], subscribed["consent_type"], subscribed["consent_source"]) == (
+        "subscribed",
+        "marketing",
+        "signup-form",
+    )
+    assert (subscribed["captured_from"], subscribed["captured_by"]) == (
+        "crm",
+        "crm_owner",
+    )  # the DBA's session
+    assert (unsubscribed["status"], unsubscribed["captured_from"], unsubscribed["captured_by"]) == (
+        "unsubscribed",
+        "crm",
+        "jane@crm.example",
+    )
+    assert unsubscribed["details"] == {
+        "list_id": "crm-audience",
+        "previous_status": "subscribed",
+        "unsubscribe_reason": "asked by phone",
+    }
+
+    # The platform's change: a list unsubscribe webhook with its reason.
+    other = f"consent-{tag()}@example.com"
+    member = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=other)[0]
+    one(
+        crm,
+        "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
+        "VALUES (:c, 'crm-audience', 'subscribed', now() - interval '1 day', 'import') RETURNING contact_id",
+        c=member,
+    )
+    opt_out = list_event("unsubscribe", other, datetime.now(UTC))
+    opt_out["data"]["reason"] = "abuse"
+    assert emit("marketing", "marketing-lists", opt_out, query=f"?secret={LIST_SECRET}")["status"] == 200
+    wait_for("the platform's opt-out in the CRM", lambda: len(evidence(crm, member)) == 2 or None)
+    last = evidence(crm, member)[-1]
+    assert (last["status"], last["captured_from"], last["captured_by"]) == (
+        "unsubscribed",
+        "marketing",
+        "marketing",
+    )
+    assert last["details"]["unsubscribe_reason"] == "abuse"
+    reason = one(crm, "SELECT unsubscribe_reason FROM subscriptions WHERE contact_id = :c", c=member)[0]
+    assert reason == "abuse"
+
+    # Evidence is appended, never rewritten, also by cdc-sync's own writer role.
+    writer = create_engine(settings.crm_dsn.get_secret_value())
+    try:
+        with pytest.raises(ProgrammingError, match="permission denied"), writer.begin() as conn:
+            conn.execute(
+                text("UPDATE consent_evidence SET status = 'subscribed' WHERE contact_id = :c"), {"c": member}
+            )
+    finally:
+        writer.dispose()
+
+
+def pushed_to_marketing(state: Engine, contacts: list[int]) -> bool:
+    with state.connect() as conn:
+        done = conn.execute(
+            text(
+                "SELECT count(DISTINCT entity) FROM cdc_sync.deliveries WHERE destination = 'marketing' "
+                "AND outcome = 'ok' AND entity = ANY(CAST(:e AS text[]))"
+            ),
+            {"e": [f"contact:{c}" for c in contacts]},
+        ).scalar_one()
+    return int(done) == len(contacts)
+
+
+def test_a_segment_of_1200_contacts_is_pushed_counted_trimmed_and_sent_to(
+    crm: Engine, state: Engine, runner: Runner
+) -> None:
+    run = tag()
+    with crm.begin() as conn:
+        contacts = list(
+            conn.execute(
+                text("INSERT INTO contacts (email) SELECT 'seg-' || :r || '-' || n || '@example.com' "
+                     "FROM generate_series(1, 1200) AS n RETURNING id"),
+                {"r": run},
+            ).scalars()
+        )  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
+                "SELECT unnest(CAST(:c AS bigint[])), 'crm-audience', 'subscribed', now(), 'signup-form'"
+            ),
+            {"c": contacts[:40]},
+        )
+        segment = conn.execute(
+            text("INSERT INTO segments (name, rule) VALUES (:n, 'spring promo') RETURNING id"),
+            {"n": f"spring-{run}"},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO segment_members (segment_id, contact_id) SELECT :s, unnest(CAST(:c AS bigint[]))"
+            ),
+            {"s": segment, "c": contacts},
+        )
+    wait_for(
+        "the 1,200 contacts on the platform", lambda: pushed_to_marketing(state, contacts), timeout_s=120
+    )
+
+    def sync() -> dict[str, Any]:
+        done = runner.cli("segments", "sync", f"spring-{run}", "--json")
+        assert done.returncode == 0, done.stderr + done.stdout
+        (push,) = json.loads(done.stdout)
+        return dict(push)
+
+    first = sync()
+    assert (first["added"], first["removed"], first["refused"]) == (1200, 0, 0)
+    assert (first["crm_count"], first["vendor_count"], first["counts_agree"]) == (1200, 1200, True)
+    external_id = one(crm, "SELECT external_id FROM segments WHERE id = :s", s=segment)[0]
+    assert external_id == first["segment_id"]
+
+    with crm.begin() as conn:  # one member leaves the segment
+        conn.execute(
+            text("DELETE FROM segment_members WHERE segment_id = :s AND contact_id = :c"),
+            {"s": segment, "c": contacts[-1]},
+        )
+    second = sync()
+    assert (second["added"], second["removed"], second["vendor_count"]) == (0, 1, 1199)
+
+    sent = runner.cli(
+        "campaigns", "send", f"spring-{run}", "--campaign-template", "77", "--subject", "Spring is here",
+        "--from-name", "CRM team", "--reply-to", "crm@example.com", "--json",
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    campaign = json.loads(sent.stdout)
+    assert (campaign["status"], campaign["recipient_count"]) == ("sending", 40)  # the subscribed members
+
+    def delivered() -> dict[str, Any] | None:
+        status = runner.cli("campaigns", "status", campaign["id"], "--json")
+        assert status.returncode == 0, status.stderr
+        found = json.loads(status.stdout)
+        return found if found["status"] == "sent" else None
+
+    assert wait_for("the campaign sent", delivered, timeout_s=30)["emails_sent"] == 40
+    trail = runner.cli("audit", "--action", "segment.push", "--object", f"segment:{segment}", "--json")
+    assert [entry["details"]["removed"] for entry in json.loads(trail.stdout)] == [1, 0]  # newest first
+    sends = runner.cli(
+        "audit", "--action", "campaign.send", "--object", f"campaign:{campaign['id']}", "--json"
+    )
+    assert len(json.loads(sends.stdout)) == 1
+
+
+def test_a_count_the_platform_does_not_reach_raises_an_alert_and_fails_the_sync(
+    crm: Engine, state: Engine, runner: Runner
+) -> None:
+    run = tag()
+    with crm.begin() as conn:
+        stranger = conn.execute(
+            # not an address: never delivered, so never a member the platform could add to a segment
+            text("INSERT INTO contacts (email) VALUES (:e) RETURNING id"),
+            {"e": f"nowhere-{run}"},
+        ).scalar_one()
+        segment = conn.execute(
+            text("INSERT INTO segments (name) VALUES (:n) RETURNING id"), {"n": f"odd-{run}"}
+        ).scalar_one()
+        conn.execute(
+            text("INSERT INTO segment_members (segment_id, contact_id) VALUES (:s, :c)"),
+            {"s": segment, "c": stranger},
+        )
+    done = runner.cli("segments", "sync", f"odd-{run}", "--json")
+    assert done.returncode == 1, done.stderr
+    (push,) = json.loads(done.stdout)
+    assert (push["refused"], push["vendor_count"], push["counts_agree"]) == (1, 0, False)
+    with state.connect() as conn:
+        alert = conn.execute(
+            text("SELECT message FROM cdc_sync.alerts WHERE kind = 'segment_count' ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert f"odd-{run}" in alert
+
+
+def test_an_email_two_contacts_share_waits_in_the_merge_queue_until_resolved(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    email = f"twin-{tag()}@example.com"
+    with crm.begin() as conn:
+        first, second = conn.execute(
+            text("INSERT INTO contacts (email) VALUES (:e), (upper(:e)) RETURNING id"), {"e": email}
+        ).scalars()
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
+                "SELECT unnest(CAST(:c AS bigint[])), 'crm-audience', 'subscribed', "
+                "now() - interval '1 day', 'form'"
+            ),
+            {"c": [first, second]},
+        )
+    opt_out = list_event("unsubscribe", email, datetime.now(UTC))
+    answer = emit("marketing", "marketing-lists", opt_out, query=f"?secret={LIST_SECRET}")
+    event_id = json.loads(answer["body"])["event_id"]
+    assert applied(state, "marketing-lists", event_id)[0] == "ambiguous"
+
+    listed = runner.cli("merges", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (review,) = [r for r in json.loads(listed.stdout) if r["match_key"] == f"email:{email}"]
+    assert (review["candidates"], review["waiting"]) == ([first, second], 1)
+    refused = runner.cli("merges", "resolve", str(review["id"]), "--keep", "1")
+    assert refused.returncode != 0 and "not one of" in refused.stderr
+
+    resolved = runner.cli("merges", "resolve", str(review["id"]), "--keep", str(second))
+    assert resolved.returncode == 0, resolved.stderr
+    wait_for(
+        "the waiting opt-out applied",
+        lambda: applied(state, "marketing-lists", event_id)[0] == "done" or None,
+    )
+    statuses = dict(
+        one_all(
+            crm,
+            "SELECT contact_id, status FROM subscriptions WHERE contact_id IN (:a, :b)",
+            a=first,
+            b=second,
+        )
+    )
+    assert statuses == {first: "subscribed", second: "unsubscribed"}
+    trail = runner.cli("audit", "--action", "merge.resolve", "--object", f"contact:{second}", "--json")
+    (entry,) = json.loads(trail.stdout)
+    assert entry["details"]["released"] == 1
+
+
+def one_all(crm: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with crm.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(sql), params)]
