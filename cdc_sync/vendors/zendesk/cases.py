@@ -86,9 +86,9 @@ def case_fields(data: dict[str, Any]) -> dict[str, Any]:
             fields[name] = mapped.value
     if data.get("channel"):
         fields["channel"] = map_enum(EnumKind.TICKET_CHANNEL, data["channel"]).value
-    for key, column in REFERENCES.items():
-        if data.get(key) is not None:
-            fields[column] = data[key]
+    for name in REFERENCES:
+        if data.get(name) is not None:
+            fields[name] = data[name]
     if data.get("sla_due_at"):
         fields["sla_due_at"] = datetime.fromisoformat(data["sla_due_at"])
     return fields
