@@ -201,7 +201,8 @@ def contact_by_email(scope: WriteScope, email: str) -> Row | Applied:
     if not found:
         return Applied("unmatched", f"no CRM contact with email {email}")
     key = f"email:{email}"
-    chosen = [row for row in found if row["id"] == scope.reads.merge_choice(key)]
+    kept = scope.reads.merge_choice(key)
+    chosen = [row for row in found if row["id"] == kept]
     if chosen:
         return chosen[0]
     scope.plan.merges.append(MergeEntry(key, tuple(sorted(int(row["id"]) for row in found))))

@@ -166,25 +166,31 @@ def finish_many(conn: Connection, finished: Sequence[Finished]) -> datetime | No
     return max(stamps)
 
 
-_RETRY_WAITING = text(
+_RELEASE = text(
     f"""
     UPDATE {SCHEMA}.inbox SET status = 'pending', processed_at = NULL
-    WHERE status = 'unmatched' AND entity = ANY(CAST(:entities AS text[]))
+    WHERE status = :status AND entity = ANY(CAST(:entities AS text[]))
     RETURNING id
     """
 )
 
 
-def retry_waiting(conn: Connection, entities: Collection[str]) -> int:
-    """Unmatched events of these entities back to pending (in the caller's transaction): an event
-    of the same object just applied, so what they were missing may be there now (a satisfaction
-    rating that came before its ticket). Returns how many; the writer is woken for them."""
+def release(conn: Connection, status: Status, entities: Collection[str]) -> int:
+    """Events of these entities that wait with `status` back to pending (in the caller's
+    transaction), the writer woken for them; returns how many."""
     if not entities:
         return 0
-    retried = len(conn.execute(_RETRY_WAITING, {"entities": sorted(entities)}).all())
-    if retried:
+    released = len(conn.execute(_RELEASE, {"status": status, "entities": sorted(entities)}).all())
+    if released:
         conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
-    return retried
+    return released
+
+
+def retry_waiting(conn: Connection, entities: Collection[str]) -> int:
+    """Unmatched events of these entities back to pending: an event of the same object just
+    applied, so what they were missing may be there now (a satisfaction rating that came before
+    its ticket)."""
+    return release(conn, "unmatched", entities)
 
 
 async def wake_on_insert(engine: Engine, woken: asyncio.Event, retry_s: float = 1.0) -> None:

@@ -4,17 +4,16 @@ operator says which one is meant; the answer holds for later events with the sam
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, update
 
 from cdc_sync.errors import ConfigError
+from cdc_sync.store import inbox
 from cdc_sync.store.audit import audit_in
-from cdc_sync.store.inbox import INBOX_CHANNEL
 from cdc_sync.store.tables import SCHEMA, merge_reviews
 
-_WAITING = text(f"SELECT count(*) FROM {SCHEMA}.inbox WHERE status = 'ambiguous' AND entity = :key")
-_RELEASE = text(
-    f"UPDATE {SCHEMA}.inbox SET status = 'pending', processed_at = NULL "
-    "WHERE status = 'ambiguous' AND entity = :key RETURNING id"
+_WAITING = text(
+    f"SELECT entity, count(*) FROM {SCHEMA}.inbox WHERE status = 'ambiguous' "
+    "AND entity = ANY(CAST(:keys AS text[])) GROUP BY entity"
 )
 _CANDIDATES = text(
     "SELECT id, first_name, last_name, email, phone, owner_id, updated_at FROM contacts "
@@ -28,9 +27,13 @@ def list_merges(engine: Engine, status: str | None = "open") -> list[dict[str, A
         statement = statement.where(merge_reviews.c.status == status)
     with engine.connect() as conn:
         rows = [dict(row) for row in conn.execute(statement).mappings()]
-        for row in rows:
-            row["waiting"] = int(conn.execute(_WAITING, {"key": row["match_key"]}).scalar_one())
-    return rows
+        waiting = _waiting(conn, [row["match_key"] for row in rows])
+    return [{**row, "waiting": waiting.get(row["match_key"], 0)} for row in rows]
+
+
+def _waiting(conn: Connection, keys: list[str]) -> dict[str, int]:
+    """How many events wait in the inbox on each of these match keys."""
+    return {str(key): int(count) for key, count in conn.execute(_WAITING, {"keys": keys})}
 
 
 def get_merge(engine: Engine, review_id: int) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def get_merge(engine: Engine, review_id: int) -> dict[str, Any]:
         found["contacts"] = [
             dict(c) for c in conn.execute(_CANDIDATES, {"ids": list(found["candidates"])}).mappings()
         ]
-        found["waiting"] = int(conn.execute(_WAITING, {"key": found["match_key"]}).scalar_one())
+        found["waiting"] = _waiting(conn, [found["match_key"]]).get(found["match_key"], 0)
     return found
 
 
@@ -67,8 +70,7 @@ def resolve_merge(engine: Engine, review_id: int, keep: int, actor: str) -> int:
         ).rowcount
         if not claimed:
             raise ConfigError(f"merge review {review_id} was resolved by someone else meanwhile")
-        released = len(conn.execute(_RELEASE, {"key": review["match_key"]}).all())
-        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": INBOX_CHANNEL})
+        released = inbox.release(conn, "ambiguous", [review["match_key"]])
         details = {"review": review_id, "match_key": review["match_key"], "released": released}
         audit_in(
             conn,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from cdc_sync.settings import Settings
@@ -32,6 +32,20 @@ def evidence(crm: Engine, contact: int) -> list[dict[str, Any]]:
         return [dict(row) for row in rows]
 
 
+def subscribe(
+    conn: Connection, contacts: list[int], source: str, consent_type: str = "newsletter", days_ago: int = 0
+) -> None:
+    """The contacts subscribed to the audience, with consent from `source` given `days_ago`."""
+    conn.execute(
+        text(
+            "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source, "
+            "consent_type) SELECT unnest(CAST(:c AS bigint[])), 'crm-audience', 'subscribed', "
+            "now() - make_interval(days => :d), :s, :t"
+        ),
+        {"c": contacts, "d": days_ago, "s": source, "t": consent_type},
+    )
+
+
 def member_status(email: str) -> str | None:
     found = member(email)
     return None if found is None else str(found["status"])
@@ -43,13 +57,8 @@ def test_every_consent_change_in_either_direction_leaves_evidence(
     # The CRM's own change: a sign-up, then an unsubscribe by a named CRM user.
     email = f"consent-{tag()}@example.com"
     contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
-    one(
-        crm,
-        "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source, "
-        "consent_type) VALUES (:c, 'crm-audience', 'subscribed', now(), 'signup-form', 'marketing') "
-        "RETURNING contact_id",
-        c=contact,
-    )
+    with crm.begin() as conn:
+        subscribe(conn, [contact], "signup-form", consent_type="marketing")
     wait_for("the member subscribed on the platform", lambda: member_status(email) == "subscribed" or None)
     with crm.begin() as conn:
         conn.execute(text("SET LOCAL crm.actor = 'jane@crm.example'"))
@@ -87,12 +96,8 @@ def test_every_consent_change_in_either_direction_leaves_evidence(
     # The platform's change: a list unsubscribe webhook with its reason.
     other = f"consent-{tag()}@example.com"
     member = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=other)[0]
-    one(
-        crm,
-        "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
-        "VALUES (:c, 'crm-audience', 'subscribed', now() - interval '1 day', 'import') RETURNING contact_id",
-        c=member,
-    )
+    with crm.begin() as conn:
+        subscribe(conn, [member], "import", days_ago=1)
     opt_out = list_event("unsubscribe", other, datetime.now(UTC))
     opt_out["data"]["reason"] = "abuse"
     assert emit("marketing", "marketing-lists", opt_out, query=f"?secret={LIST_SECRET}")["status"] == 200
@@ -142,13 +147,7 @@ def test_a_segment_of_1200_contacts_is_pushed_counted_trimmed_and_sent_to(
                 {"r": run},
             ).scalars()
         )  # fmt: skip
-        conn.execute(
-            text(
-                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
-                "SELECT unnest(CAST(:c AS bigint[])), 'crm-audience', 'subscribed', now(), 'signup-form'"
-            ),
-            {"c": contacts[:40]},
-        )
+        subscribe(conn, contacts[:40], "signup-form")
         segment = conn.execute(
             text("INSERT INTO segments (name, rule) VALUES (:n, 'spring promo') RETURNING id"),
             {"n": f"spring-{run}"},
@@ -242,14 +241,7 @@ def test_an_email_two_contacts_share_waits_in_the_merge_queue_until_resolved(
         first, second = conn.execute(
             text("INSERT INTO contacts (email) VALUES (:e), (upper(:e)) RETURNING id"), {"e": email}
         ).scalars()
-        conn.execute(
-            text(
-                "INSERT INTO subscriptions (contact_id, list_id, status, consent_timestamp, consent_source) "
-                "SELECT unnest(CAST(:c AS bigint[])), 'crm-audience', 'subscribed', "
-                "now() - interval '1 day', 'form'"
-            ),
-            {"c": [first, second]},
-        )
+        subscribe(conn, [first, second], "form", days_ago=1)
     opt_out = list_event("unsubscribe", email, datetime.now(UTC))
     answer = emit("marketing", "marketing-lists", opt_out, query=f"?secret={LIST_SECRET}")
     event_id = json.loads(answer["body"])["event_id"]

@@ -11,6 +11,20 @@ from cdc_sync.vendors.plugin import Page, ReadApi
 MAILCHIMP_PAGE = 1000  # the most `count` Mailchimp allows
 
 
+async def offset_pages(
+    api: ReadApi, path: str, items: str, page_size: int = MAILCHIMP_PAGE, params: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
+    """Each page of a Mailchimp list endpoint (`count`/`offset`): its `items` and `total_items`."""
+    offset = 0
+    while True:
+        body = await api.get(path, {**(params or {}), "count": page_size, "offset": offset}) or {}
+        page, total = body.get(items) or [], int(body.get("total_items") or 0)
+        yield page, total
+        offset += len(page)
+        if not page or offset >= total:
+            return
+
+
 class MailchimpMembers:
     """The list's members, `count`/`offset` paged (archived ones included, as the API lists them)."""
 
@@ -18,14 +32,8 @@ class MailchimpMembers:
         self._api, self._members, self._page_size = api, f"/3.0/lists/{list_id}/members", page_size
 
     async def pages(self) -> AsyncIterator[Page]:
-        offset = 0
-        while True:
-            body = await self._api.get(self._members, {"count": self._page_size, "offset": offset}) or {}
-            members, total = body.get("members") or [], int(body.get("total_items") or 0)
+        async for members, total in offset_pages(self._api, self._members, "members", self._page_size):
             yield Page(tuple(members), total)
-            offset += len(members)
-            if not members or offset >= total:
-                return
 
     async def one(self, key: str) -> dict[str, Any] | None:
         return await self._api.get(f"{self._members}/{key}", missing_ok=True)

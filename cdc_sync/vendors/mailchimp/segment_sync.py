@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cdc_sync.repair.readers import VendorApi, VendorUnreadable
+from cdc_sync.vendors.mailchimp.reader import offset_pages
 from cdc_sync.vendors.mailchimp.segment_store import CrmSegment
 from cdc_sync.vendors.mailchimp.segments import MemberChanges, counts_agree, vendor_name
 
-PAGE = 1000  # the most `count` Mailchimp allows
 Progress = Callable[[int], None]
 
 
@@ -25,7 +25,7 @@ async def segment_id_of(
         kept = await api.get(f"/3.0/lists/{list_id}/segments/{segment.external_id}", missing_ok=True)
         if kept is not None and kept.get("name") == name:
             return segment.external_id
-    async for existing in _pages(api, f"/3.0/lists/{list_id}/segments", "segments", {"type": "static"}):
+    async for existing in _each(api, f"/3.0/lists/{list_id}/segments", "segments", {"type": "static"}):
         if existing.get("name") == name:
             found = str(existing["id"])
             break
@@ -45,7 +45,7 @@ async def push_segment(
 ) -> dict[str, Any]:
     """Make the platform's segment hold exactly `emails`; what was done, and the count check."""
     path = f"/3.0/lists/{list_id}/segments/{segment_id}"
-    present = [m["email_address"] async for m in _pages(api, f"{path}/members", "members")]
+    present = [m["email_address"] async for m in _each(api, f"{path}/members", "members")]
     changes = MemberChanges.between(emails, present)
     added = removed = 0
     errors: list[dict[str, Any]] = []
@@ -71,15 +71,9 @@ async def push_segment(
     }
 
 
-async def _pages(
+async def _each(
     api: VendorApi, path: str, items: str, params: dict[str, Any] | None = None
 ) -> AsyncIterator[dict[str, Any]]:
-    offset = 0
-    while True:
-        body = await api.get(path, {**(params or {}), "count": PAGE, "offset": offset}) or {}
-        page, total = body.get(items) or [], int(body.get("total_items") or 0)
+    async for page, _ in offset_pages(api, path, items, params=params):
         for item in page:
             yield item
-        offset += len(page)
-        if not page or offset >= total:
-            return
