@@ -19,9 +19,11 @@ from cdc_sync.cli.common import (
     state_engine_of,
 )
 from cdc_sync.cli.params import INSTANT
+from cdc_sync.cli.reconcile import Progress
 from cdc_sync.outbound.assembly import build_outbound, state_engine
 from cdc_sync.outbound.reconcile_schedule import scheduled_reconcile
 from cdc_sync.repair import destinations as destination_ops
+from cdc_sync.repair.rollout import RolloutRequest, widen
 from cdc_sync.store import destinations
 from cdc_sync.store.ledger import LogQuery, sync_log
 from cdc_sync.store.migrate import migrate
@@ -58,14 +60,14 @@ def run(ctx: click.Context) -> None:
 
 @click.group("destinations")
 def destinations_group() -> None:
-    """List, pause and resume destinations."""
+    """List, pause, resume and roll out destinations."""
 
 
 @destinations_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def destinations_list(ctx: click.Context, as_json: bool) -> None:
-    """Each destination with its state and the number of held deliveries."""
+    """Each destination with its state, rollout share and the number of held deliveries."""
     config = config_of(ctx)
     found = destinations.statuses(state_engine_of(ctx), list(config.destinations))
     rows = [
@@ -73,13 +75,16 @@ def destinations_list(ctx: click.Context, as_json: bool) -> None:
             "name": s.name,
             "kind": config.destinations[s.name].kind,
             "state": s.state,
+            "rollout": config.destinations[s.name].rollout if s.rollout is None else s.rollout,
             "held": s.held,
             "reason": s.reason,
         }
         for s in found
     ]
     lines = [
-        f"{r['name']:<12} {r['kind']:<10} {r['state']:<7} held={r['held']} {r['reason'] or ''}" for r in rows
+        f"{r['name']:<12} {r['kind']:<10} {r['state']:<7} rollout={r['rollout']:g} held={r['held']} "
+        f"{r['reason'] or ''}"
+        for r in rows
     ]
     emit(rows, as_json, lines)
 
@@ -106,6 +111,27 @@ def destinations_resume(ctx: click.Context, name: str) -> None:
     with click.progressbar(range(held), label=f"replaying {name}", file=sys.stderr) as bar:
         report = asyncio.run(destination_ops.resume(engine, config, name, actor(), bar.update))
     click.echo(f"{name}: resumed after replaying {report.replayed} held deliveries")
+
+
+@destinations_group.command("rollout")
+@click.argument("name")
+@click.argument("share", type=click.FloatRange(0, 1, min_open=True))
+@click.pass_context
+def destinations_rollout(ctx: click.Context, name: str, share: float) -> None:
+    """Widen NAME's gray release to SHARE of the contacts (0.5, 1.0) and push those it brings in."""
+    request = RolloutRequest(name, share, actor(), settings_of(ctx).topic_prefix)
+    with Progress() as progress:
+        report = asyncio.run(widen(state_engine_of(ctx), config_of(ctx), request, progress))
+    click.echo(
+        f"{name}: rolled out {report.before:g} → {report.after:g}; pushed {report.added} contacts"
+        + (
+            f", {report.not_delivered} not delivered (see dlq list / destinations list)"
+            if report.not_delivered
+            else ""
+        )
+    )
+    if report.not_delivered:
+        sys.exit(1)
 
 
 @click.command("deliveries")

@@ -48,6 +48,8 @@ class DestinationConfig(BaseModel):
     # limit; 1 turns batching off). A webhook receiver gets batches only when batch_max > 1.
     batch_max: int | None = Field(default=None, ge=1)
     batch_window_s: float = Field(default=0.02, ge=0, le=1)
+    # Gray release: the share of contacts synced (`rules.rollout`); `destinations rollout` widens it.
+    rollout: float = Field(default=1.0, ge=0, le=1)
 
     def credential(self, name: str) -> SecretStr:
         """The destination's secret, from its environment variable or secret file."""

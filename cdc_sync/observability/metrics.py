@@ -42,6 +42,12 @@ ECHOES_SUPPRESSED = Counter(
     "cdc_sync_echoes_suppressed_total", "Changes not sent back to the system that wrote them", ["destination"]
 )
 PAUSED = Gauge("cdc_sync_destination_paused", "1 while a destination is paused", ["destination"])
+ROLLOUT_SHARE = Gauge("cdc_sync_rollout_share", "The share of contacts a destination syncs", ["destination"])
+OUTSIDE_ROLLOUT = Counter(
+    "cdc_sync_outside_rollout_total",
+    "Changes not sent: their contact is outside the rollout",
+    ["destination"],
+)
 DEPENDENCY_UP = Gauge(
     "cdc_sync_dependency_up",
     "0 while a part cdc-sync run needs (registry, database) is unavailable",

@@ -1,7 +1,8 @@
 """The outbound flow for one change, as one readable composition (pure: no I/O):
 
     check_contract → for each destination fed by the table:
-        suppress echoes → keep the fields the CRM owns → map to the vendor's request shape
+        suppress echoes → skip contacts outside its rollout → keep the fields the CRM owns
+        → map to the vendor's request shape
 
 Decoding happens before (it needs the registry) and delivery after (it needs the network).
 The destinations of one event share its normalized values (`NormalizedFields`).
@@ -21,6 +22,7 @@ from cdc_sync.model.delivery import Delivery
 from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.loop_guard import is_echo
 from cdc_sync.rules.authority import outbound_fields
+from cdc_sync.rules.rollout import WHOLE, in_share, rollout_key
 from cdc_sync.vendors.registry import destination_kind
 
 Rules = tuple[tuple[str, Owner], ...]  # the authority table, hashable
@@ -47,6 +49,7 @@ class EventPlan:
     deliveries: list[Delivery] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     echoes: list[str] = field(default_factory=list)
+    outside_rollout: list[str] = field(default_factory=list)
     unknown_enums: list[str] = field(default_factory=list)
     rejected_tags: list[tuple[str, str]] = field(default_factory=list)
 
@@ -75,7 +78,9 @@ def plan_event(
     check_contract: Callable[[ChangeEvent], Any],
     authority: Mapping[str, Owner],
     lookups: Lookups,
+    shares: Mapping[str, float] | None = None,
 ) -> EventPlan:
+    """`shares`: each destination's rollout share (absent: all contacts)."""
     plan = EventPlan()
     table_routes = routes.get(event.table, [])
     if not table_routes:
@@ -93,6 +98,10 @@ def plan_event(
     for route in table_routes:
         if is_echo(event, route.config.system):
             plan.echoes.append(route.destination)
+            continue
+        share = (shares or {}).get(route.destination, WHOLE)
+        if share < WHOLE and not in_share(rollout_key(event.table, event.row, event.entity), share):
+            plan.outside_rollout.append(route.destination)
             continue
         _map_for(route, _input(event, route, rules, lookups, normalized), plan)
     return plan

@@ -35,9 +35,10 @@ from cdc_sync.outbound.offsets import PartitionProgress
 from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.poison import poison_letter
-from cdc_sync.store import destinations
 from cdc_sync.store.crm import fetch_lookups
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
+from cdc_sync.store.destinations import FOLLOW_S
+from cdc_sync.store.destinations import controls as read_controls
 from cdc_sync.store.ledger import LedgerWriter
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class OutboundRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deps = Dependencies(asyncio.Event())
         self._state_gauges = StateGauges(parts.engine, parts.config.destinations)
+        self._shares: dict[str, float] = {}  # rollout shares, read before the first poll
         _prime_counters(parts)
 
     @property
@@ -81,12 +83,13 @@ class OutboundRunner:
         self._loop = asyncio.get_running_loop()
         self._deps = Dependencies(stop)
         await asyncio.to_thread(load_reference_data)  # once, before any change waits for it
+        await self._sync_states()
         settle_process()
         self._p.source.open(self.topics, self._revoked)
         chores = [
             asyncio.create_task(self._watch.run()),
             asyncio.create_task(self._every(0.2, self._flush_ledger)),
-            asyncio.create_task(self._every(1.0, self._sync_states)),
+            asyncio.create_task(self._every(FOLLOW_S, self._sync_states)),
             asyncio.create_task(self._every(REFRESH_S, self._refresh_state_gauges)),
         ]
         if self._p.source_health is not None:
@@ -134,7 +137,9 @@ class OutboundRunner:
         contact_ids, tag_ids = lookup_ids([event for *_, event in decoded], self._p.routes)
         lookups = await self._deps.call("database", fetch_lookups, self._p.engine, contact_ids, tag_ids)
         for partition, offset, event in decoded:
-            plan = plan_event(event, self._p.routes, self._check_contract, self._p.config.authority, lookups)
+            plan = plan_event(
+                event, self._p.routes, self._check_contract, self._p.config.authority, lookups, self._shares
+            )
             await self._carry_out(partition, offset, event, plan)
             await slice_.turn()
 
@@ -249,10 +254,15 @@ class OutboundRunner:
             await asyncio.to_thread(self._p.source_health.refresh)
 
     async def _sync_states(self) -> None:
-        states = await asyncio.to_thread(destinations.states, self._p.engine)
+        """Pause/resume and rollout shares set by operators, within FOLLOW_S."""
+        configs = {name: self._p.config.destinations[name] for name in self._p.lanes}
+        found = await self._deps.call("database", read_controls, self._p.engine, configs)
         for name, lane in self._p.lanes.items():
-            lane.paused = states.get(name) == "paused"
+            lane.paused = found.states.get(name) == "paused"
             metrics.PAUSED.labels(name).set(1 if lane.paused else 0)
+        self._shares = found.shares
+        for name, share in self._shares.items():
+            metrics.ROLLOUT_SHARE.labels(name).set(share)
 
 
 def _prime_counters(parts: RunnerParts) -> None:
@@ -274,6 +284,8 @@ def _prime_counters(parts: RunnerParts) -> None:
 def _count(plan: EventPlan) -> None:
     for destination in plan.echoes:
         metrics.ECHOES_SUPPRESSED.labels(destination).inc()
+    for destination in plan.outside_rollout:
+        metrics.OUTSIDE_ROLLOUT.labels(destination).inc()
     for field_name in plan.unknown_enums:
         metrics.UNKNOWN_ENUM_VALUES.labels(field_name).inc()
     for destination, _tag in plan.rejected_tags:

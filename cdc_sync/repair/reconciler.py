@@ -1,10 +1,15 @@
 """`reconcile`: compare the CRM with each vendor through the vendor's API, report, and correct.
 
-    CRM contact ids (all, or a sample) → fresh events → plan_fresh → expected records ─┐
+    CRM contact ids (all or a sample, in the rollout) → fresh events → plan_fresh → expected ─┐
     vendor reader (every page, or key by key for a sample) → vendor records ───────────┴→ compare
     → report, metrics, audit (`reconcile.run`)
     --fix: fresh events for the affected rows → plan_fresh → Lane with DurableHooks (ledger,
            dead letters, alerts) → audit (`reconcile.fix`) → re-read → difference rate after
+    push: the same delivery of current rows for named contacts (a widened rollout's newcomers)
+
+A destination rolled out to a share of the contacts is compared for that share only: its
+contacts alone are expected, and vendor records that match none of them are not counted as
+extra (they may be contacts outside the share the vendor held before).
 
 Database work runs in threads. A pass scheduled inside `cdc-sync run` still compares on the
 event loop and paces its reads and fixes with limiters of its own, beside the runner's: vendor
@@ -47,6 +52,7 @@ from cdc_sync.repair.reconcile import (
     sample_ids,
     summarize,
 )
+from cdc_sync.rules.rollout import WHOLE, contacts_in
 from cdc_sync.store import crm_keys, destinations
 from cdc_sync.store.audit import audit
 from cdc_sync.store.ledger import LedgerWriter
@@ -141,8 +147,9 @@ class Reconciler:
         reader = open_reader(name, self.config.destinations[name], self.transport)
         if reader is None:
             return not_reconcilable(name, self.config.destinations[name].kind)
+        shares = await asyncio.to_thread(destinations.rollout_shares, self.engine, self.config.destinations)
         try:
-            compared = await self._compare(name, ids, request.keyed, reader)
+            compared = await self._compare(name, ids, request.keyed, reader, shares[name])
             report = (
                 await self._fix(name, compared, reader, request.actor) if request.fix else compared.report
             )
@@ -153,9 +160,10 @@ class Reconciler:
         return report
 
     async def _compare(
-        self, name: str, ids: Sequence[int], sample: int | None, reader: VendorReader
+        self, name: str, ids: Sequence[int], sample: int | None, reader: VendorReader, share: float
     ) -> _Compared:
         kind, tables = self.config.destinations[name].kind, self.config.destinations[name].tables
+        ids = contacts_in(ids, share)
         expected = await self._expected(name, ids)
         tags = (
             await asyncio.to_thread(crm_keys.tag_ids, self.engine) if crm_keys.CONTACT_TAGS in tables else {}
@@ -163,6 +171,8 @@ class Reconciler:
         vocabulary = frozenset(sanitize_tags(tags).kept)
         if sample is None:
             vendor, duplicates = await self._read_all(name, reader, vocabulary, len(expected))
+            if share < WHOLE:
+                vendor = {key: record for key, record in vendor.items() if key in expected}
         else:
             vendor, duplicates = await self._read_each(name, reader, vocabulary, expected), []
         # Pure but long for a big CRM: off the event loop, which delivers beside a scheduled pass.
@@ -251,6 +261,19 @@ class Reconciler:
         summary = fix_summary(report, targets, rechecked, hooks.failed, hooks.held)
         return report.model_copy(update={"fix": summary})
 
+    async def push(self, name: str, contacts: Sequence[int]) -> int:
+        """Deliver the current rows of `contacts` to `name`, a chunk at a time (ledger, dead
+        letters and holding as in live delivery); returns how many objects did not get through."""
+        failed = 0
+        with destination_locks(self.engine, [name]):
+            for start in range(0, len(contacts), CHUNK):
+                chunk = contacts[start : start + CHUNK]
+                planned = await asyncio.to_thread(self._planned, name, chunk)
+                hooks = await self._deliver(name, planned, lambda: None)
+                failed += len(hooks.failed | hooks.held)
+                self.progress(f"{name}: pushing contacts", len(chunk), len(contacts))
+        return failed
+
     async def _fix_deliveries(
         self, name: str, targets: Sequence[FixTarget], tags: Mapping[str, int]
     ) -> list[Delivery]:
@@ -270,7 +293,9 @@ class Reconciler:
         kept = {entity for target in targets if target.consent_kept for entity in target.comparison.entities}
         return [d for d in deliveries if not (d.entity in kept and d.table == crm_keys.SUBSCRIPTIONS)]
 
-    async def _deliver(self, name: str, deliveries: Sequence[Delivery]) -> _FixHooks:
+    async def _deliver(
+        self, name: str, deliveries: Sequence[Delivery], one_done: Callable[[], None] | None = None
+    ) -> _FixHooks:
         config = self.config.destinations[name]
         ledger, notifier = LedgerWriter(self.engine), Notifier(self.config.notifications)
         hooks = _FixHooks(self.engine, ledger, notifier)
@@ -279,7 +304,8 @@ class Reconciler:
         try:
             for delivery in deliveries:
                 lane.submit(
-                    delivery, lambda: self.progress(f"{name}: pushing corrections", 1, len(deliveries))
+                    delivery,
+                    one_done or (lambda: self.progress(f"{name}: pushing corrections", 1, len(deliveries))),
                 )
             await lane.drain()
         finally:

@@ -1,9 +1,10 @@
-"""Destination state (active / paused) and the held queue of a paused destination.
+"""Destination state (active / paused, the rollout share) and the held queue of a paused destination.
 
 Holding and resuming serialize on the destination's state row (SELECT ... FOR UPDATE), so
 a delivery is either held before `resume` empties the queue, or sent after it: order holds.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -11,10 +12,12 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.delivery import Delivery
 from cdc_sync.store.tables import destination_state, held_deliveries
 
 State = Literal["active", "paused"]
+FOLLOW_S = 1.0  # how often a running `run` re-reads states and shares (pause, resume, rollout)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class DestinationStatus:
     changed_at: datetime | None
     reason: str | None
     held: int
+    rollout: float | None = None  # set by `destinations rollout`; None: the file's share
 
 
 def _lock_state(conn: Connection, name: str) -> State:
@@ -50,6 +54,41 @@ def states(engine: Engine) -> dict[str, State]:
     with engine.connect() as conn:
         rows = conn.execute(select(destination_state.c.name, destination_state.c.state))
         return {name: "paused" if state == "paused" else "active" for name, state in rows}
+
+
+def set_rollout(engine: Engine, name: str, share: float) -> float | None:
+    """Set a destination's rollout share; returns the share set before (None: the file's)."""
+    with engine.begin() as conn:
+        _lock_state(conn, name)
+        before = conn.execute(
+            select(destination_state.c.rollout).where(destination_state.c.name == name)
+        ).scalar_one()
+        conn.execute(update(destination_state).where(destination_state.c.name == name).values(rollout=share))
+    return None if before is None else float(before)
+
+
+def rollout_shares(engine: Engine, configs: Mapping[str, DestinationConfig]) -> dict[str, float]:
+    """Each destination's share in force: the one `destinations rollout` set, else the file's."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(destination_state.c.name, destination_state.c.rollout).where(
+                destination_state.c.rollout.is_not(None)
+            )
+        )
+        overrides = {name: float(share) for name, share in rows}
+    return {name: overrides.get(name, config.rollout) for name, config in configs.items()}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What operators set that a running `run` follows: states and rollout shares."""
+
+    states: dict[str, State]
+    shares: dict[str, float]
+
+
+def controls(engine: Engine, configs: Mapping[str, DestinationConfig]) -> Controls:
+    return Controls(states(engine), rollout_shares(engine, configs))
 
 
 def hold(engine: Engine, delivery: Delivery, reason: str) -> bool:
@@ -120,4 +159,5 @@ def _status(name: str, row: Any) -> DestinationStatus:
     if row is None:
         return DestinationStatus(name, "active", None, None, 0)
     state: State = "paused" if row.state == "paused" else "active"
-    return DestinationStatus(name, state, row.changed_at, row.reason, int(row.held or 0))
+    rollout = None if row.rollout is None else float(row.rollout)
+    return DestinationStatus(name, state, row.changed_at, row.reason, int(row.held or 0), rollout)

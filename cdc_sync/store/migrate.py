@@ -67,6 +67,12 @@ def _v7_merge_reviews(conn: Connection) -> None:
     merge_reviews.create(conn, checkfirst=True)
 
 
+def _v8_rollout(conn: Connection) -> None:
+    conn.execute(
+        text(f"ALTER TABLE {SCHEMA}.destination_state ADD COLUMN IF NOT EXISTS rollout double precision")
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -75,6 +81,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _v5_inbox_priority),
     (6, _v6_vendor_refs),
     (7, _v7_merge_reviews),
+    (8, _v8_rollout),
 ]
 
 

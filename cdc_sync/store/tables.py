@@ -98,6 +98,7 @@ destination_state = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("reason", Text),
     Column("incident_id", BigInteger),
+    Column("rollout", Float),  # set by `destinations rollout`: wins over the file's share
 )
 
 # Deliveries of a paused destination, waiting (in order) for `destinations resume`.

@@ -1,19 +1,33 @@
 """Marketing in depth on the real stack: consent evidence for every consent change in either
-direction (the CRM's own and the platform's)."""
+direction (the CRM's own and the platform's), segments and sends, the merge queue, gray release."""
 
 import json
+import tomllib
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
+from cdc_sync.rules.rollout import contacts_in
 from cdc_sync.settings import Settings
-from tests.integration.outbound_fixtures import Process, Runner, wait_for
+from tests.integration.outbound_fixtures import (
+    ROOT,
+    Process,
+    Runner,
+    sandbox,
+    start_group_at_the_end,
+    wait_for,
+)
 from tests.integration.test_inbound import LIST_SECRET, applied, emit, list_event, one
-from tests.integration.test_outbound import member
+from tests.integration.test_operator import cli_json
+from tests.integration.test_outbound import MAILCHIMP_AUTH, add_contacts, member
 
 
 def tag() -> str:
@@ -277,3 +291,76 @@ def test_an_email_two_contacts_share_waits_in_the_merge_queue_until_resolved(
 def one_all(crm: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     with crm.connect() as conn:
         return [tuple(row) for row in conn.execute(text(sql), params)]
+
+
+GRAY_METRICS_PORT = 9125
+
+
+@dataclass(frozen=True)
+class Gray:
+    runner: Runner
+    name: str  # the destination's, new each time (a rollout set by the CLI outlives the process)
+    audience: str
+
+
+@pytest.fixture
+def gray(settings: Settings, sandboxes: None, tmp_path: Path) -> Iterator[Gray]:
+    """A `cdc-sync run` of its own feeding one Mailchimp audience rolled out to 10% of the contacts."""
+    name, group = f"gray-{tag()}", f"cdc-sync-test-gray-{tag()}"
+    config = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())
+    destination = {**config["destinations"]["marketing"], "list_id": name, "tables": ["public.contacts"]}
+    config["destinations"] = {name: {**destination, "rollout": 0.1}}
+    config["consumer"].update(group_id=group, metrics_port=GRAY_METRICS_PORT)
+    config["contracts_dir"] = str(ROOT / "schemas")
+    config.pop("reconcile", None)
+    path = tmp_path / "gray.toml"
+    path.write_text(tomli_w.dumps(config))
+    start_group_at_the_end(settings.kafka_bootstrap, group, [f"{settings.topic_prefix}.public.contacts"])
+    started = Runner.for_config(path, tmp_path / "gray.log")
+    started.ready_url = f"http://127.0.0.1:{GRAY_METRICS_PORT}/metrics"
+    started.start()
+    try:
+        yield Gray(started, name, audience=name)
+    finally:
+        assert started.stop() == 0, started.log.read_text()[-3000:]
+
+
+def audience_emails(audience: str) -> set[str]:
+    page = sandbox("marketing", "GET", f"/3.0/lists/{audience}/members?count=1000", auth=MAILCHIMP_AUTH)
+    return {str(item["email_address"]) for item in page["members"]}
+
+
+def test_a_rollout_of_a_tenth_syncs_its_share_and_widening_pushes_the_rest(crm: Engine, gray: Gray) -> None:
+    runner, name, audience = gray.runner, gray.name, gray.audience
+    run = tag()
+    emails = [f"gray-{run}-{i}@example.com" for i in range(300)]
+    ids = add_contacts(crm, emails, first_name="Gray")
+    email_of = dict(zip(ids, emails, strict=True))
+    share = {email_of[contact] for contact in contacts_in(ids, 0.1)}
+    assert 10 <= len(share) <= 60  # the stable hash gives about a tenth (30 expected)
+
+    wait_for("the share synced", lambda: audience_emails(audience) >= share, timeout_s=90)
+    wait_for(
+        "every other contact skipped",
+        lambda: runner.metric("cdc_sync_outside_rollout_total", destination=name) >= len(ids) - len(share),
+        timeout_s=90,
+    )
+    assert audience_emails(audience) == share
+    objects = [arg for contact in ids for arg in ("--object", f"contact:{contact}")]
+    (compared,) = cli_json(runner, "reconcile", "--destination", name, *objects)  # the share only
+    assert (compared["counts"]["match"], compared["difference_rate"]) == (len(share), 0.0)
+
+    widened = runner.cli("destinations", "rollout", name, "1.0")
+    assert widened.returncode == 0, widened.stderr
+    everyone = [row[0] for row in one_all(crm, "SELECT id FROM contacts")]  # the CRM's, not only ours
+    assert f"pushed {len(everyone) - len(contacts_in(everyone, 0.1))} contacts" in widened.stdout
+    (after,) = cli_json(runner, "reconcile", "--destination", name, *objects)  # now all of ours
+    assert (after["counts"]["match"], after["difference_rate"]) == (len(ids), 0.0)
+    (listed,) = cli_json(runner, "destinations", "list")
+    assert listed["rollout"] == 1.0
+    (audited,) = cli_json(
+        runner, "audit", "--object", f"destination:{name}", "--action", "destination.rollout"
+    )
+    assert (audited["before"], audited["after"]) == (0.1, 1.0)
+    narrowed = runner.cli("destinations", "rollout", name, "0.5")
+    assert narrowed.returncode == 2 and "only widens" in narrowed.stderr

@@ -6,6 +6,7 @@ import pytest
 
 from cdc_sync.outbound import runner as runner_module
 from cdc_sync.store.dead_letters import DeadLetter
+from cdc_sync.store.destinations import Controls
 
 
 @pytest.fixture
@@ -19,3 +20,9 @@ def letters(monkeypatch: pytest.MonkeyPatch) -> list[DeadLetter]:
 
     monkeypatch.setattr(runner_module, "add_dead_letter", add)
     return written
+
+
+@pytest.fixture(autouse=True)
+def no_operator_controls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No destination paused or rolled out: the runner's state reads, without a database."""
+    monkeypatch.setattr(runner_module, "read_controls", lambda engine, configs: Controls({}, {}))

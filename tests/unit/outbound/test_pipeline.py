@@ -10,6 +10,7 @@ from cdc_sync.errors import ConfigError, ContractViolation
 from cdc_sync.events import ChangeEvent, Op, SourcePosition
 from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.pipeline import EventPlan, Route, build_routes, lookup_ids, plan_event
+from cdc_sync.rules.rollout import in_share
 from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 
 CONFIG = AppConfig(
@@ -207,3 +208,30 @@ def test_lookups_are_asked_only_for_the_contacts_and_tags_rows_name() -> None:
         event("public.orders", "c", {"id": 3, "contact_id": 9}),  # no route: nothing to look up
     ]
     assert lookup_ids(events, routes) == ({7, 8}, {3})
+
+
+def test_a_contact_outside_a_destinations_rollout_is_not_sent_there_nor_its_tags() -> None:
+    inside = next(c for c in range(1, 1000) if in_share(f"contact:{c}", 0.3))
+    outside = next(c for c in range(1, 1000) if not in_share(f"contact:{c}", 0.3))
+    shares = {"marketing": 0.3}
+    check = lambda _: 1  # noqa: E731
+    for contact, sent in ((inside, True), (outside, False)):
+        changes = [
+            event("public.contacts", "c", {**CONTACT, "id": contact}),
+            event("public.contact_tags", "c", {"contact_id": contact, "tag_id": 3}),
+        ]
+        contact_plan, tag_plan = (
+            plan_event(change, ROUTES, check, CONFIG.authority, NO_LOOKUPS, shares) for change in changes
+        )
+        assert any(d.destination == "marketing" for d in contact_plan.deliveries) is sent
+        for result in (contact_plan, tag_plan):
+            assert result.outside_rollout == ([] if sent else ["marketing"])
+    helpdesk = plan_event(
+        event("public.contacts", "c", {**CONTACT, "id": outside}),
+        ROUTES,
+        check,
+        CONFIG.authority,
+        NO_LOOKUPS,
+        shares,
+    )
+    assert {d.destination for d in helpdesk.deliveries} == {"helpdesk", "hooks"}  # fully rolled out
