@@ -71,6 +71,13 @@ class AppConfig(Frozen):
     reconcile: ReconcileConfig = ReconcileConfig()
     contracts_dir: Path = Path("schemas")
 
+    def require_destinations(self, names: Iterable[str]) -> None:
+        """A clear error for names no destination has (CLI arguments, replay filters)."""
+        unknown = [name for name in names if name not in self.destinations]
+        if unknown:
+            configured = ", ".join(self.destinations) or "none"
+            raise ConfigError(f"no destination named {', '.join(unknown)}; configured: {configured}")
+
     @field_validator("authority")
     @classmethod
     def _has_default(cls, rules: dict[str, Owner]) -> dict[str, Owner]:

@@ -101,12 +101,6 @@ class LetterDetails:
     history: list[dict[str, Any]]
 
 
-def require_destination(config: AppConfig, name: str | None) -> None:
-    if name is not None and name not in config.destinations:
-        configured = ", ".join(config.destinations) or "none"
-        raise ConfigError(f"no destination named {name!r}; configured: {configured}")
-
-
 def letter_details(engine: Engine, letter_id: int) -> LetterDetails:
     letter = get_letter(engine, letter_id)
     history = letter_history(engine, letter)
@@ -116,7 +110,7 @@ def letter_details(engine: Engine, letter_id: int) -> LetterDetails:
 
 def select_letters(ctx: ReplayContext, request: ReplayRequest) -> list[StoredLetter]:
     """The letters to replay, oldest first; named letters that cannot replay are an error."""
-    require_destination(ctx.config, request.destination)
+    ctx.config.require_destinations([request.destination] if request.destination else [])
     if request.every_open:
         return open_letters(ctx.engine, request.destination)
     letters = [get_letter(ctx.engine, letter_id) for letter_id in dict.fromkeys(request.ids)]

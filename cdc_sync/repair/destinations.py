@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.sender import Lane
-from cdc_sync.errors import ConfigError
 from cdc_sync.model.delivery import Delivery
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.outbound.assembly import build_lane
@@ -35,15 +34,8 @@ class ResumeReport:
     resumed: bool
 
 
-def _require(config: AppConfig, name: str) -> None:
-    if name not in config.destinations:
-        raise ConfigError(
-            f"no destination named {name!r}; configured: {', '.join(config.destinations) or 'none'}"
-        )
-
-
 def pause(engine: Engine, config: AppConfig, name: str, actor: str, reason: str) -> None:
-    _require(config, name)
+    config.require_destinations([name])
     before = destinations.set_state(engine, name, "paused", reason)
     audit(engine, actor, "destination.pause", f"destination:{name}", before, "paused", {"reason": reason})
 
@@ -51,7 +43,7 @@ def pause(engine: Engine, config: AppConfig, name: str, actor: str, reason: str)
 async def resume(
     engine: Engine, config: AppConfig, name: str, actor: str, progress: Callable[[int], None] = lambda _: None
 ) -> ResumeReport:
-    _require(config, name)
+    config.require_destinations([name])
     ledger = LedgerWriter(engine)
     notifier = Notifier(config.notifications)
     lane = build_lane(name, config.destinations[name], HaltingHooks(engine, ledger, notifier, _HELD))

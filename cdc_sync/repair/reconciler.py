@@ -132,10 +132,7 @@ class Reconciler:
 
     async def run(self, request: ReconcileRequest) -> list[DestinationReport]:
         names = request.destinations or tuple(self.config.destinations)
-        unknown = [name for name in names if name not in self.config.destinations]
-        if unknown:
-            configured = ", ".join(self.config.destinations) or "none"
-            raise ConfigError(f"no destination named {', '.join(unknown)}; configured: {configured}")
+        self.config.require_destinations(names)
         ids = list(request.contacts) or sample_ids(
             await asyncio.to_thread(crm_keys.contact_ids, self.engine), request.sample, self.rng
         )

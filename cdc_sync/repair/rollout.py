@@ -42,8 +42,7 @@ async def widen(
     engine: Engine, config: AppConfig, request: RolloutRequest, progress: Progress
 ) -> RolloutReport:
     name, share = request.name, request.share
-    if name not in config.destinations:
-        raise ConfigError(f"no destination named {name!r}; configured: {', '.join(config.destinations)}")
+    config.require_destinations([name])
     before = (await asyncio.to_thread(destinations.rollout_shares, engine, config.destinations))[name]
     if share < before:
         raise ConfigError(
