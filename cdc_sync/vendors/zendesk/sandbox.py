@@ -1,6 +1,7 @@
 """Zendesk Support API sandbox: users (create_or_update, create_or_update_many as a background
-job, list, show, search) and seeded tickets. The model is in `zendesk_users`, the jobs in
-`zendesk_jobs`."""
+job, list, show, search) and seeded tickets (show, update with collision protection, the
+incremental export). The model is in `sandbox_users`, the jobs in `sandbox_jobs`, ticket updates
+and the export in `sandbox_tickets`."""
 
 import asyncio
 import time
@@ -24,6 +25,7 @@ from cdc_sync.vendors.zendesk.sandbox_emit import zendesk
 from cdc_sync.vendors.zendesk.sandbox_http import Endpoint, answering_refusals, zendesk_error
 from cdc_sync.vendors.zendesk.sandbox_jobs import JobBoard, JobEndpoints, Sleep
 from cdc_sync.vendors.zendesk.sandbox_pages import cursor_page, cursor_position, offset_page, page_size
+from cdc_sync.vendors.zendesk.sandbox_tickets import TicketEndpoints
 from cdc_sync.vendors.zendesk.sandbox_users import Helpdesk, TicketSeeds, user_request
 
 if TYPE_CHECKING:
@@ -139,9 +141,10 @@ def create_zendesk_app(
     """`sleep` is what jobs wait with before starting and while working (asyncio.sleep)."""
     recorder, helpdesk = recorder_for(settings, clock), Helpdesk(clock)
     endpoints = ZendeskEndpoints(helpdesk)
+    tickets = TicketEndpoints(helpdesk, clock)
     jobs = JobBoard(helpdesk, recorder.effects, clock, own.zendesk_job_delay_s, sleep or asyncio.sleep)
     vendor = VendorProfile(
-        routes=[*JobEndpoints(jobs).routes(), *endpoints.routes()],
+        routes=[*JobEndpoints(jobs).routes(), *endpoints.routes(), *tickets.routes()],
         state=StateGroup(jobs, helpdesk),
         error=zendesk_error,
         guard=api_token_guard(own.zendesk_api_token),

@@ -11,7 +11,7 @@ from cdc_sync.sandbox.effects import BadItemKeys
 from cdc_sync.vendors.zendesk.sandbox_pages import BadPage
 from cdc_sync.vendors.zendesk.sandbox_users import RecordInvalid, RecordNotFound
 
-ERROR_NAMES = {404: "RecordNotFound", 422: "RecordInvalid", 429: "TooManyRequests"}
+ERROR_NAMES = {404: "RecordNotFound", 409: "UpdateConflict", 422: "RecordInvalid", 429: "TooManyRequests"}
 FIXED_DESCRIPTIONS = {404: "Not found"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
