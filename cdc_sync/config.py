@@ -66,6 +66,9 @@ class AppConfig(Frozen):
     sources: dict[str, SourceConfig] = Field(default_factory=_default_sources)
     server: ServerConfig = ServerConfig()
     authority: dict[str, Owner] = Field(default_factory=_crm_owns_everything)
+    # "table.field" another system owns → the reasons (in the row's `<field>_correction`) for
+    # which a CRM change of it is pushed to that system as a correction (`rules.authority`).
+    corrections: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notifications: NotificationConfig = NotificationConfig()
     consumer: ConsumerConfig = ConsumerConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
@@ -85,6 +88,15 @@ class AppConfig(Frozen):
             raise ValueError('authority needs a "*" default owner')
         _check_owners(rules.values())
         return rules
+
+    @field_validator("corrections")
+    @classmethod
+    def _table_fields(cls, corrections: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, reasons in corrections.items():
+            table, _, field = name.partition(".")
+            if not (table.isidentifier() and field.isidentifier()) or not reasons:
+                raise ValueError(f'{name}: a correction is "table.field" = ["reason", ...]')
+        return corrections
 
     @field_validator("destinations")
     @classmethod

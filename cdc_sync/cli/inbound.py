@@ -11,9 +11,10 @@ import uvicorn
 from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, settings_of, state_engine_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.model.writes import Status
+from cdc_sync.repair.corrections import resolve_correction
 from cdc_sync.repair.inbox import replay
 from cdc_sync.store import inbox
-from cdc_sync.store.conflicts import get_conflict, list_conflicts, resolve
+from cdc_sync.store.conflicts import CRM_CORRECTION, Keep, get_conflict, list_conflicts, resolve
 from cdc_sync.store.merges import get_merge, list_merges, resolve_merge
 
 INBOX_STATUSES = get_args(Status)
@@ -111,8 +112,14 @@ def conflicts_show(ctx: click.Context, conflict_id: int) -> None:
 @click.option("--keep", type=click.Choice(["crm", "vendor"]), required=True, help="Whose value stands.")
 @click.pass_context
 def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
-    """Apply the decision to the CRM row (audited); it then flows out like any CRM change."""
-    kept = resolve(state_engine_of(ctx), conflict_id, "vendor" if keep == "vendor" else "crm", actor())
+    """Apply the decision to the CRM row (audited); it then flows out like any CRM change. A CRM
+    correction the vendor refused: keeping the CRM's sends it again, overriding the vendor's change."""
+    engine = state_engine_of(ctx)
+    decision: Keep = "vendor" if keep == "vendor" else "crm"
+    if get_conflict(engine, conflict_id)["kind"] == CRM_CORRECTION:
+        kept = asyncio.run(resolve_correction(engine, config_of(ctx), conflict_id, decision, actor()))
+    else:
+        kept = resolve(engine, conflict_id, decision, actor())
     click.echo(f"conflict {conflict_id} resolved: kept {keep} value {kept!r}")
 
 

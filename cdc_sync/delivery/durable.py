@@ -11,9 +11,11 @@ from cdc_sync.errors import CdcSyncError
 from cdc_sync.model.delivery import Action, Delivery, Outcome
 from cdc_sync.observability import metrics
 from cdc_sync.observability.notify import Notifier
-from cdc_sync.store import alerts, destinations
+from cdc_sync.store import alerts, conflicts, destinations
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
 from cdc_sync.store.ledger import LedgerWriter, VendorRef, attempt_row
+
+CONFLICT = 409  # the vendor's "changed since you looked": for a correction, a conflict to review
 
 
 def _status_class(outcome: Outcome) -> str:
@@ -75,6 +77,10 @@ class DurableHooks:
         self._ledger.when_durable(on_loop)
 
     async def dead_letter(self, delivery: Delivery, outcome: Outcome) -> None:
+        if delivery.request.correction is not None and outcome.status == CONFLICT:
+            await asyncio.to_thread(conflicts.add_refused_correction, self._engine, delivery, outcome.summary)
+            metrics.REFUSED_CORRECTIONS.labels(delivery.destination).inc()
+            return
         await self.write_letter(delivery, outcome)
 
     async def write_letter(self, delivery: Delivery, outcome: Outcome) -> int:

@@ -34,6 +34,19 @@ class BatchForm(BaseModel):
     item: dict[str, Any]
 
 
+class Correction(BaseModel):
+    """What a correcting request corrects: the CRM row and field, the value the CRM wants, and
+    why (the row's `<field>_correction`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str  # unqualified, as conflicts name tables
+    row_id: int
+    field: str
+    crm_value: Any
+    reason: str
+
+
 class VendorRequest(BaseModel):
     """One HTTP call in the vendor's own API shape (paths relative to the destination's base URL)."""
 
@@ -45,6 +58,9 @@ class VendorRequest(BaseModel):
     # A 404 means "nothing to do" (e.g. removing a tag from a member that never existed).
     not_found_ok: bool = False
     batch: BatchForm | None = None  # None: this call has no consent-safe batch form
+    # A CRM correction of a field the vendor owns: the vendor's 409 then means "changed
+    # meanwhile" and becomes a conflict to review, not a dead letter.
+    correction: Correction | None = None
     # Requests with the same merge key carry the object's whole state for that target, so a
     # later one queued right behind makes an earlier one pointless (latest wins).
     merge_key: str | None = None

@@ -48,6 +48,11 @@ OUTSIDE_ROLLOUT = Counter(
     "Changes not sent: their contact is outside the rollout",
     ["destination"],
 )
+REFUSED_CORRECTIONS = Counter(
+    "cdc_sync_refused_corrections_total",
+    "CRM corrections a vendor refused as changed meanwhile (open conflicts)",
+    ["destination"],
+)
 DEPENDENCY_UP = Gauge(
     "cdc_sync_dependency_up",
     "0 while a part cdc-sync run needs (registry, database) is unavailable",

@@ -2,7 +2,7 @@
 
     check_contract → for each destination fed by the table:
         suppress echoes → skip contacts outside its rollout → keep the fields the CRM owns
-        → map to the vendor's request shape
+        (and corrections in scope of fields the destination owns) → map to the vendor's request
 
 Decoding happens before (it needs the registry) and delivery after (it needs the network).
 The destinations of one event share its normalized values (`NormalizedFields`).
@@ -21,7 +21,7 @@ from cdc_sync.mapping.routes import MapInput, Mapped, TableMapper
 from cdc_sync.model.delivery import Delivery
 from cdc_sync.model.lookups import Lookups
 from cdc_sync.outbound.loop_guard import is_echo
-from cdc_sync.rules.authority import outbound_fields
+from cdc_sync.rules.authority import correctable, corrected_fields, outbound_fields
 from cdc_sync.rules.rollout import WHOLE, in_share, rollout_key
 from cdc_sync.vendors.registry import destination_kind
 
@@ -33,6 +33,8 @@ class Route:
     destination: str
     config: DestinationConfig
     mapper: TableMapper
+    # Fields of the table this destination's system owns that the CRM may correct → reasons.
+    corrections: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ def build_routes(config: AppConfig) -> dict[str, list[Route]]:
     routes: dict[str, list[Route]] = {}
     for name, destination in config.destinations.items():
         for table in destination.tables:
-            routes.setdefault(table, []).append(Route(name, destination, _mapper(name, destination, table)))
+            scope = correctable(config.authority, config.corrections, table, destination.system)
+            route = Route(name, destination, _mapper(name, destination, table), scope)
+            routes.setdefault(table, []).append(route)
     return routes
 
 
@@ -112,6 +116,9 @@ def _input(
 ) -> MapInput:
     after = _outbound(rules, event.table, event.after, route.config.system)
     before = _outbound(rules, event.table, event.before, route.config.system)
+    corrected = corrected_fields(route.corrections, event.before, event.after)
+    if corrected and after is not None:
+        after = {**after, **corrected}
     return MapInput(event, after, before, lookups, route.destination, route.config, normalized)
 
 

@@ -2,14 +2,16 @@
 
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import entity_name
+from cdc_sync.model.delivery import Delivery
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
 Keep = Literal["crm", "vendor"]
+CRM_CORRECTION = "crm_correction"  # a conflict's kind: a CRM correction the vendor refused
 # Conflicts name CRM tables and columns; only these may be written back on resolution.
 _KEYS = {"tickets": "id", "contacts": "id", "opportunities": "id", "subscriptions": "contact_id"}
 
@@ -38,6 +40,8 @@ def resolve(engine: Engine, conflict_id: int, keep: Keep, actor: str) -> Any:
     found = get_conflict(engine, conflict_id)
     if found["status"] != "open":
         raise ConfigError(f"conflict {conflict_id} is already {found['status']}")
+    if found["kind"] == CRM_CORRECTION:
+        raise ConfigError(f"conflict {conflict_id} is a refused correction (repair.corrections resolves it)")
     table, field = found["table_name"], found["field"]
     key = _KEYS.get(table)
     if key is None or not field.isidentifier():
@@ -69,3 +73,38 @@ def _claim(conn: Connection, conflict_id: int, keep: Keep, actor: str) -> bool:
         .values(status="resolved", resolution=keep, resolved_by=actor, resolved_at=func.now())
     )
     return conn.execute(statement).rowcount == 1
+
+
+def add_refused_correction(engine: Engine, delivery: Delivery, outcome_summary: str) -> int:
+    """A CRM correction the vendor refused because its object changed meanwhile, as an open
+    conflict (kind `crm_correction`) that keeps the refused request for `resolve --keep crm`."""
+    correction = delivery.request.correction
+    assert correction is not None, "only correcting requests are refused as conflicts"
+    request = delivery.request.model_dump(mode="json", include={"method", "path", "body"})
+    values = {
+        "source": delivery.destination,
+        "event_id": delivery.idempotency_key,
+        "table_name": correction.table,
+        "row_id": correction.row_id,
+        "field": correction.field,
+        "crm_value": correction.crm_value,
+        "vendor_value": None,  # the vendor's current value reaches the CRM through its own webhook
+        "reason": f"{delivery.destination} changed it after the CRM's correction ({outcome_summary})",
+        "kind": CRM_CORRECTION,
+        "details": {"destination": delivery.destination, "request": request, "why": correction.reason},
+    }
+    with engine.begin() as conn:
+        return int(conn.execute(insert(conflicts).values(**values).returning(conflicts.c.id)).scalar_one())
+
+
+def close_correction(
+    engine: Engine, found: dict[str, Any], keep: Keep, actor: str, answer: dict[str, Any] | None
+) -> None:
+    """Close a refused correction with its audit row (the CRM row is not written: the vendor's
+    webhook brings whichever value now stands)."""
+    entity = entity_name(found["table_name"], [found["row_id"]])
+    with engine.begin() as conn:
+        if not _claim(conn, found["id"], keep, actor):
+            raise ConfigError(f"conflict {found['id']} was resolved by someone else meanwhile")
+        details = {"conflict": found["id"], "keep": keep, "destination": found["source"], "answer": answer}
+        audit_in(conn, actor, "conflict.resolve", entity, None, {found["field"]: found["crm_value"]}, details)

@@ -73,6 +73,15 @@ def _v8_rollout(conn: Connection) -> None:
     )
 
 
+def _v9_correction_conflicts(conn: Connection) -> None:
+    conn.execute(
+        text(
+            f"ALTER TABLE {SCHEMA}.conflicts ADD COLUMN IF NOT EXISTS kind text NOT NULL "
+            "DEFAULT 'vendor_write', ADD COLUMN IF NOT EXISTS details jsonb"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -82,6 +91,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (6, _v6_vendor_refs),
     (7, _v7_merge_reviews),
     (8, _v8_rollout),
+    (9, _v9_correction_conflicts),
 ]
 
 

@@ -193,6 +193,9 @@ conflicts = Table(
     Column("crm_value", Json),
     Column("vendor_value", Json),
     Column("reason", Text, nullable=False),
+    # vendor_write: a vendor's value not taken; crm_correction: a CRM correction the vendor refused
+    Column("kind", String, nullable=False, server_default="vendor_write"),
+    Column("details", Json),  # crm_correction: the destination and the refused request
     Column("status", String, nullable=False, server_default="open"),
     Column("resolution", String),
     Column("resolved_by", String),

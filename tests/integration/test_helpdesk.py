@@ -4,7 +4,9 @@ the helpdesk becomes a CRM case → an agent's reply becomes an interaction → 
 on the case, the opportunity and the contact's service record. A satisfaction rating that comes
 through the trigger webhook before its ticket waits unmatched and applies once the ticket exists."""
 
+import json
 import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +18,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
-from tests.integration.outbound_fixtures import Process, wait_for
+from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
 from tests.integration.test_inbound import WEBHOOKS, applied, emit, inbox_status, one
+from tests.integration.test_outbound import ZENDESK_AUTH, request_count, requests_to
 
 
 def tag() -> str:
@@ -196,3 +199,78 @@ def test_a_rating_that_comes_before_its_ticket_applies_once_the_ticket_exists(
         crm, "SELECT count(*) FROM tasks WHERE kind = 'manual_review' AND related_id = :t", t=ticket_id
     )[0]
     assert reviews == 1  # asked once while it waited, not again on the retry
+
+
+def helpdesk_ticket(ticket_id: int) -> dict[str, Any]:
+    return dict(sandbox("helpdesk", "GET", f"/api/v2/tickets/{ticket_id}", auth=ZENDESK_AUTH)["ticket"])
+
+
+def correct_priority(crm: Engine, case: int, priority: str, reason: str | None) -> None:
+    """An account manager changes the case's priority in the CRM, saying why (or not)."""
+    with crm.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE tickets SET priority = :p, priority_correction = :r, "
+                "priority_corrected_by = 'am@example.com' WHERE id = :c"
+            ),
+            {"p": priority, "r": reason, "c": case},
+        )
+
+
+def test_a_crm_priority_correction_reaches_the_helpdesk_and_a_racing_change_becomes_a_conflict(
+    crm: Engine, state: Engine, runner: Runner
+) -> None:
+    ticket_id, seen = int(uuid.uuid4().int % 10**9), "2026-01-05T08:00:00Z"
+    seed = {"id": ticket_id, "subject": "Invoice wrong", "priority": "normal", "updated_at": seen}
+    sandbox("helpdesk", "POST", "/_sandbox/tickets", json={"tickets": [seed]})
+    case = one(
+        crm,
+        "INSERT INTO tickets (external_id, subject, priority, helpdesk_updated_at) "
+        "VALUES (:t, 'Invoice wrong', 'Normal', :at) RETURNING id",
+        t=str(ticket_id),
+        at=seen,
+    )[0]
+
+    before = request_count("helpdesk")
+    correct_priority(crm, case, "Low", None)  # out of scope: the helpdesk's field, not a correction
+    correct_priority(crm, case, "Urgent", "escalation")
+    wait_for("the correction at the helpdesk", lambda: helpdesk_ticket(ticket_id)["priority"] == "urgent")
+    path = f"/api/v2/tickets/{ticket_id}"
+    puts = [r for r in requests_to("helpdesk", before) if r["path"] == path and r["method"] == "PUT"]
+    assert [r["body"]["ticket"] for r in puts] == [
+        {"priority": "urgent", "safe_update": True, "updated_stamp": seen}
+    ]  # the out-of-scope change was never sent
+
+    # The helpdesk's webhook for it brings its updated_at back (as the writer would apply it); then
+    # an agent changes the priority in the helpdesk before the next CRM correction is sent.
+    after_correction = helpdesk_ticket(ticket_id)["updated_at"]
+    with crm.begin() as conn:
+        conn.execute(
+            text("UPDATE tickets SET helpdesk_updated_at = :at WHERE id = :c"),
+            {"at": after_correction, "c": case},
+        )
+    time.sleep(1.1)  # Zendesk's updated_at has seconds: the agent's change must be a later one
+    agent = {"ticket": {"priority": "low"}}
+    sandbox("helpdesk", "PUT", f"/api/v2/tickets/{ticket_id}", json=agent, auth=ZENDESK_AUTH)
+    correct_priority(crm, case, "High", "escalation")
+
+    def refused() -> dict[str, Any] | None:
+        with state.connect() as conn:
+            found = conn.execute(
+                text("SELECT * FROM cdc_sync.conflicts WHERE kind = 'crm_correction' AND row_id = :c"),
+                {"c": case},
+            )
+            return next((dict(row) for row in found.mappings()), None)
+
+    conflict = wait_for("the refused correction as a conflict", refused)
+    assert (conflict["field"], conflict["crm_value"], conflict["status"]) == ("priority", "High", "open")
+    assert "409" in conflict["reason"] and helpdesk_ticket(ticket_id)["priority"] == "low"  # not overwritten
+
+    resolved = runner.cli("conflicts", "resolve", str(conflict["id"]), "--keep", "crm")
+    assert resolved.returncode == 0, resolved.stderr
+    assert helpdesk_ticket(ticket_id)["priority"] == "high"
+    assert (refused() or {})["status"] == "resolved"
+    (audited,) = json.loads(
+        runner.cli("audit", "--object", f"ticket:{case}", "--action", "conflict.resolve", "--json").stdout
+    )
+    assert (audited["after"], audited["details"]["keep"]) == ({"priority": "High"}, "crm")

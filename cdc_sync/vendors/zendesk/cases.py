@@ -16,6 +16,7 @@ from cdc_sync.model.writes import Row
 
 SOLVED = frozenset({"Resolved", "Closed"})
 RESOLUTION_TAG = "resolution_"  # a Zendesk tag `resolution_<code>` names how the ticket was solved
+INSTANTS = ("sla_due_at", "helpdesk_updated_at")  # event data keys that are `tickets` timestamps
 # Ticket fields the helpdesk sets by its own ids: event data key → `tickets` column.
 REFERENCES = {
     "assignee_ref": "assignee_ref",
@@ -79,6 +80,15 @@ def requester_contact(scope: WriteScope, data: dict[str, Any]) -> int | None:
 def case_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The ticket's helpdesk-owned fields an event states (unknown enum values left out: the CRM's
     CHECK constraints hold only known ones)."""
+    fields = _enum_fields(data)
+    if "priority" in fields:
+        fields["priority_correction"] = None  # the helpdesk's word is the latest: a correction is spent
+    fields |= {name: data[name] for name in REFERENCES if data.get(name) is not None}
+    fields |= {name: datetime.fromisoformat(data[name]) for name in INSTANTS if data.get(name)}
+    return fields
+
+
+def _enum_fields(data: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, kind in (("status", EnumKind.TICKET_STATUS), ("priority", EnumKind.TICKET_PRIORITY)):
         mapped = map_enum(kind, data.get(name))
@@ -86,11 +96,6 @@ def case_fields(data: dict[str, Any]) -> dict[str, Any]:
             fields[name] = mapped.value
     if data.get("channel"):
         fields["channel"] = map_enum(EnumKind.TICKET_CHANNEL, data["channel"]).value
-    for name in REFERENCES:
-        if data.get(name) is not None:
-            fields[name] = data[name]
-    if data.get("sla_due_at"):
-        fields["sla_due_at"] = datetime.fromisoformat(data["sla_due_at"])
     return fields
 
 

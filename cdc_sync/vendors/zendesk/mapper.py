@@ -1,7 +1,14 @@
-"""CRM contacts as Zendesk Support users (create_or_update by external_id)."""
+"""CRM contacts as Zendesk Support users (create_or_update by external_id), and CRM corrections
+of a ticket's priority (the helpdesk's field) as a safe ticket update."""
+
+from datetime import UTC, datetime
+from typing import Any
 
 from cdc_sync.mapping.routes import NOTHING, MapInput, Mapped, TableMapper
-from cdc_sync.model.delivery import BatchForm, VendorRequest
+from cdc_sync.model.delivery import BatchForm, Correction, VendorRequest
+from cdc_sync.rules.authority import correction_reason_column
+
+CORRECT_PRIORITY = "ticket.priority.correct"
 
 
 def contacts(item: MapInput) -> Mapped:
@@ -37,4 +44,32 @@ def contacts(item: MapInput) -> Mapped:
     return Mapped((delivery,), unknown_enums=() if stage.known else ("lifecycle_stage",))
 
 
-MAPPERS: dict[str, TableMapper] = {"public.contacts": contacts}
+def tickets(item: MapInput) -> Mapped:
+    """Only a correction reaches here with `priority` (authority keeps the helpdesk's field from
+    every other change): `PUT /api/v2/tickets/{id}` as a safe update naming the helpdesk's
+    `updated_at` the CRM last applied, so a helpdesk change made meanwhile is refused (409), not
+    overwritten. A case the helpdesk never had (no external id) has nothing to correct."""
+    row = item.event.after or {}
+    if item.after is None or "priority" not in item.after or not row.get("external_id"):
+        return NOTHING
+    ticket: dict[str, Any] = {"priority": str(item.after["priority"]).lower()}
+    if row.get("helpdesk_updated_at") is not None:
+        ticket |= {"safe_update": True, "updated_stamp": _zendesk_time(row["helpdesk_updated_at"])}
+    correction = Correction(
+        table="tickets",
+        row_id=row["id"],
+        field="priority",
+        crm_value=item.after["priority"],
+        reason=str(row.get(correction_reason_column("priority"))),
+    )
+    path = f"/api/v2/tickets/{row['external_id']}"
+    request = VendorRequest(method="PUT", path=path, body={"ticket": ticket}, correction=correction)
+    return Mapped((item.delivery(f"ticket:{row['id']}", CORRECT_PRIORITY, request),))
+
+
+def _zendesk_time(value: datetime | str) -> str:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+MAPPERS: dict[str, TableMapper] = {"public.contacts": contacts, "public.tickets": tickets}

@@ -54,6 +54,7 @@ class ZendeskTicket(VendorModel):
     group_id: str | None = None
     organization_id: str | None = None
     created_at: Instant | None = None
+    updated_at: Instant | None = None
     due_at: Instant | None = None  # set on task tickets: the CRM's SLA due date
     # Not Zendesk's, kept for integrations that put them into `detail` themselves.
     requester_external_id: str | None = None
@@ -119,6 +120,7 @@ def _helpdesk_event(source: str, hook: ZendeskEvent) -> InboundEvent:
         "queue": vendor_ref(ticket.group_id),
         "account_ref": vendor_ref(ticket.organization_id),
         "opened_at": None if ticket.created_at is None else ticket.created_at.isoformat(),
+        "helpdesk_updated_at": None if ticket.updated_at is None else ticket.updated_at.isoformat(),
         "sla_due_at": None if ticket.due_at is None else ticket.due_at.isoformat(),
         "requester_external_id": ticket.requester_external_id,
         "satisfaction_score": ticket.satisfaction_score,

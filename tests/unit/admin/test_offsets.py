@@ -258,7 +258,8 @@ def test_topic_maps_to_the_destinations_of_its_table() -> None:
     routes = build_routes(load_config(ROOT / "config" / "cdc-sync.toml"))
     assert destinations_for(TOPIC, "crm", routes) == ("marketing", "helpdesk")
     assert destinations_for("crm.public.subscriptions", "crm", routes) == ("marketing",)
-    assert destinations_for("crm.public.tickets", "crm", routes) == ()
+    assert destinations_for("crm.public.tickets", "crm", routes) == ("helpdesk",)  # corrections
+    assert destinations_for("crm.public.activities", "crm", routes) == ()
     assert destinations_for("other.public.contacts", "crm", routes) == ()
     assert TOPIC in routed_topics("crm", routes)
 

@@ -34,6 +34,7 @@ def zendesk_hook(kind: str = "ticket.status_changed", **detail: Any) -> dict[str
         "type": "incident",
         "tags": ["vip", "resolution_fixed"],
         "created_at": "2026-11-23T09:00:00Z",
+        "updated_at": "2026-11-23T10:00:00Z",
         "subject": "Printer on fire",
         "brand_id": 7,  # vendor fields we do not use are ignored
         **detail,
@@ -74,6 +75,7 @@ def test_a_zendesk_status_change_keeps_vendor_values_raw() -> None:
             "queue": "360001",
             "account_ref": None,
             "opened_at": "2026-11-23T09:00:00+00:00",
+            "helpdesk_updated_at": "2026-11-23T10:00:00+00:00",
             "sla_due_at": None,
             "requester_external_id": None,
             "satisfaction_score": None,

@@ -235,3 +235,33 @@ def test_a_contact_outside_a_destinations_rollout_is_not_sent_there_nor_its_tags
         shares,
     )
     assert {d.destination for d in helpdesk.deliveries} == {"helpdesk", "hooks"}  # fully rolled out
+
+
+def test_a_priority_correction_in_scope_is_the_only_ticket_change_the_helpdesk_gets() -> None:
+    config = CONFIG.model_copy(
+        update={
+            "destinations": {
+                "helpdesk": DestinationConfig(
+                    kind="zendesk", system="helpdesk", base_url="http://h", tables=("public.tickets",)
+                )
+            },
+            "authority": {"*": "crm", "tickets.*": "helpdesk"},
+            "corrections": {"tickets.priority": ("escalation",)},
+        }
+    )
+    routes = build_routes(config)
+    ticket = {"id": 5, "external_id": "901", "subject": "Printer", "priority": "Normal", "status": "Open"}
+    ticket |= {"priority_correction": None, "helpdesk_updated_at": "2026-01-05T08:00:00Z"}
+
+    def planned(after: dict[str, Any]) -> EventPlan:
+        change = event("public.tickets", "u", after, before=ticket)
+        return plan_event(change, routes, lambda _: 1, config.authority, NO_LOOKUPS)
+
+    (correction,) = planned({**ticket, "priority": "Urgent", "priority_correction": "escalation"}).deliveries
+    assert (correction.request.method, correction.request.path) == ("PUT", "/api/v2/tickets/901")
+    assert correction.request.body == {
+        "ticket": {"priority": "urgent", "safe_update": True, "updated_stamp": "2026-01-05T08:00:00Z"}
+    }
+    assert correction.request.correction is not None and correction.request.correction.crm_value == "Urgent"
+    assert planned({**ticket, "priority": "Urgent"}).deliveries == []  # no reason: the helpdesk's field
+    assert planned({**ticket, "status": "Closed"}).deliveries == []  # never the helpdesk's other fields
