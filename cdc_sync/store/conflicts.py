@@ -41,7 +41,7 @@ def resolve(engine: Engine, conflict_id: int, keep: Keep, actor: str) -> Any:
     if found["status"] != "open":
         raise ConfigError(f"conflict {conflict_id} is already {found['status']}")
     if found["kind"] == CRM_CORRECTION:
-        raise ConfigError(f"conflict {conflict_id} is a refused correction (repair.corrections resolves it)")
+        raise ConfigError(f"conflict {conflict_id} is a refused CRM correction: it is decided at the vendor")
     table, field = found["table_name"], found["field"]
     key = _KEYS.get(table)
     if key is None or not field.isidentifier():
