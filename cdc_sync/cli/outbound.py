@@ -68,14 +68,15 @@ def destinations_group() -> None:
 @click.pass_context
 def destinations_list(ctx: click.Context, as_json: bool) -> None:
     """Each destination with its state, rollout share and the number of held deliveries."""
-    config = config_of(ctx)
-    found = destinations.statuses(state_engine_of(ctx), list(config.destinations))
+    config, engine = config_of(ctx), state_engine_of(ctx)
+    found = destinations.statuses(engine, list(config.destinations))
+    shares = destinations.rollout_shares(engine, config.destinations)
     rows = [
         {
             "name": s.name,
             "kind": config.destinations[s.name].kind,
             "state": s.state,
-            "rollout": config.destinations[s.name].rollout if s.rollout is None else s.rollout,
+            "rollout": shares[s.name],
             "held": s.held,
             "reason": s.reason,
         }

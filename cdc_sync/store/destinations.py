@@ -27,7 +27,6 @@ class DestinationStatus:
     changed_at: datetime | None
     reason: str | None
     held: int
-    rollout: float | None = None  # set by `destinations rollout`; None: the file's share
 
 
 def _lock_state(conn: Connection, name: str) -> State:
@@ -51,32 +50,14 @@ def set_state(engine: Engine, name: str, state: State, reason: str, incident_id:
 
 
 def states(engine: Engine) -> dict[str, State]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(destination_state.c.name, destination_state.c.state))
-        return {name: "paused" if state == "paused" else "active" for name, state in rows}
+    return controls(engine, {}).states
 
 
-def set_rollout(engine: Engine, name: str, share: float) -> float | None:
-    """Set a destination's rollout share; returns the share set before (None: the file's)."""
+def set_rollout(engine: Engine, name: str, share: float) -> None:
+    """Set a destination's rollout share (it then wins over the file's)."""
     with engine.begin() as conn:
         _lock_state(conn, name)
-        before = conn.execute(
-            select(destination_state.c.rollout).where(destination_state.c.name == name)
-        ).scalar_one()
         conn.execute(update(destination_state).where(destination_state.c.name == name).values(rollout=share))
-    return None if before is None else float(before)
-
-
-def rollout_shares(engine: Engine, configs: Mapping[str, DestinationConfig]) -> dict[str, float]:
-    """Each destination's share in force: the one `destinations rollout` set, else the file's."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(destination_state.c.name, destination_state.c.rollout).where(
-                destination_state.c.rollout.is_not(None)
-            )
-        )
-        overrides = {name: float(share) for name, share in rows}
-    return {name: overrides.get(name, config.rollout) for name, config in configs.items()}
 
 
 @dataclass(frozen=True)
@@ -88,7 +69,21 @@ class Controls:
 
 
 def controls(engine: Engine, configs: Mapping[str, DestinationConfig]) -> Controls:
-    return Controls(states(engine), rollout_shares(engine, configs))
+    """States and the share in force of each destination (the one `destinations rollout` set,
+    else the file's), in one read of the state table."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(destination_state.c.name, destination_state.c.state, destination_state.c.rollout)
+        ).all()
+    overrides = {name: float(share) for name, _, share in rows if share is not None}
+    return Controls(
+        {name: "paused" if state == "paused" else "active" for name, state, _ in rows},
+        {name: overrides.get(name, config.rollout) for name, config in configs.items()},
+    )
+
+
+def rollout_shares(engine: Engine, configs: Mapping[str, DestinationConfig]) -> dict[str, float]:
+    return controls(engine, configs).shares
 
 
 def hold(engine: Engine, delivery: Delivery, reason: str) -> bool:
@@ -159,5 +154,4 @@ def _status(name: str, row: Any) -> DestinationStatus:
     if row is None:
         return DestinationStatus(name, "active", None, None, 0)
     state: State = "paused" if row.state == "paused" else "active"
-    rollout = None if row.rollout is None else float(row.rollout)
-    return DestinationStatus(name, state, row.changed_at, row.reason, int(row.held or 0), rollout)
+    return DestinationStatus(name, state, row.changed_at, row.reason, int(row.held or 0))

@@ -17,13 +17,8 @@ from cdc_sync.model.writes import Row
 SOLVED = frozenset({"Resolved", "Closed"})
 RESOLUTION_TAG = "resolution_"  # a Zendesk tag `resolution_<code>` names how the ticket was solved
 INSTANTS = ("sla_due_at", "helpdesk_updated_at")  # event data keys that are `tickets` timestamps
-# Ticket fields the helpdesk sets by its own ids: event data key → `tickets` column.
-REFERENCES = {
-    "assignee_ref": "assignee_ref",
-    "queue": "queue",
-    "category": "category",
-    "account_ref": "account_ref",
-}
+# Ticket fields the helpdesk sets by its own ids (the same name in the event data and in `tickets`).
+REFERENCES = ("assignee_ref", "queue", "category", "account_ref")
 
 
 @dataclass(frozen=True)
