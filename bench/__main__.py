@@ -25,7 +25,7 @@ from bench.cpu import cpu_figures
 from bench.figures import table
 from bench.inbound import inbound
 from bench.pipeline import latency, throughput
-from bench.processes import CLI, running, wait_for_sandbox_ports, wait_http
+from bench.processes import CLI, running, wait_for_sandbox_ports, wait_for_sandboxes, wait_http
 from bench.rig import Rig
 from cdc_sync.config import load_config
 from cdc_sync.settings import Settings
@@ -131,7 +131,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         running([CLI, "sandbox"], Path(tmp) / "sandbox.log") as sandbox,
     ):
-        wait_http("http://127.0.0.1:9101/_sandbox/faults")
+        wait_for_sandboxes()
         rig = Rig(settings, load_config(settings.config), crm, state, Path(tmp), sandbox.pid)
         results = outbound(rig)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

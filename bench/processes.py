@@ -67,6 +67,12 @@ def answers(url: str) -> bool:
     return True
 
 
+def wait_for_sandboxes() -> None:
+    """Every vendor's stand-in answers (`cdc-sync sandbox` starts one process per vendor)."""
+    for port in SANDBOX_PORTS:
+        wait_http(f"http://127.0.0.1:{port}/_sandbox/faults")
+
+
 def reset_sandboxes() -> None:
     for port in SANDBOX_PORTS:
         httpx.post(f"http://127.0.0.1:{port}/_sandbox/reset", timeout=30).raise_for_status()

@@ -24,7 +24,7 @@ from bench.chaos.proxy import Proxy
 from bench.chaos.report import table
 from bench.chaos.slot import slot_dropped
 from bench.chaos.verdict import Outcome
-from bench.processes import CLI, running, wait_for_sandbox_ports, wait_http
+from bench.processes import CLI, running, wait_for_sandbox_ports, wait_for_sandboxes
 from bench.rig import Rig
 from cdc_sync.config import load_config
 from cdc_sync.settings import Settings
@@ -145,7 +145,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         running([CLI, "sandbox"], Path(tmp) / "sandbox.log") as sandbox,
     ):
-        wait_http("http://127.0.0.1:9101/_sandbox/faults")
+        wait_for_sandboxes()
         rig = Rig(settings, load_config(settings.config), crm, state, Path(tmp), sandbox.pid)
         for name in names:
             outcomes.append(_one(rig, name))
