@@ -5,7 +5,8 @@ records without the network (see ceiling.py); pipeline: `cdc-sync run` to the sa
 both destinations, each change's effect checked exactly once; the ratios of the two; latency at
 10,000 and 60,000 changes/min; backlog: a large pre-produced backlog drained; inbound: signed
 webhooks into `cdc-sync serve`; callcenter: call events at the call center's peak (10,000/min),
-screen pops over SSE and a writer stopped on purpose (see callcenter.py). Every drained phase
+screen pops over SSE and a writer stopped on purpose (see callcenter.py); backfill: live p99
+beside a 100k-ticket backfill (see backfill.py). Every drained phase
 reports the CPU of cdc-sync, the sandbox, each JVM of the stack and PostgreSQL. The outbound load
 is a mix of CRM changes (see load.py).
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from bench.backfill import backfill
 from bench.backlog import backlog
 from bench.callcenter import callcenter
 from bench.ceiling import ceilings
@@ -51,10 +53,10 @@ KEYS = (
         "ratio_consume_decode",
         "ratio_decode_plan",
     ),
-    *("latency", "backlog", "inbound", "callcenter"),
+    *("latency", "backlog", "inbound", "callcenter", "backfill"),
 )
 # For a quick look at one part; the keys of the skipped ones are null.
-PHASES = os.environ.get("BENCH_PHASES", "pipeline,latency,backlog,inbound,callcenter").split(",")
+PHASES = os.environ.get("BENCH_PHASES", "pipeline,latency,backlog,inbound,callcenter,backfill").split(",")
 
 
 def _ratio(pipeline: dict[str, Any], ceiling: dict[str, Any]) -> float | None:
@@ -76,6 +78,9 @@ def outbound(rig: Rig) -> dict[str, Any]:
         results["inbound"] = inbound_phase(rig)
     if "callcenter" in PHASES:
         results["callcenter"] = callcenter_phase(rig)
+    if "backfill" in PHASES:
+        alone = (results["latency"] or {}).get(f"{LATENCY_RATES[0]}_per_min")
+        results["backfill"] = backfill(rig, LATENCY_SECONDS, alone)
     return results
 
 

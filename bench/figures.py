@@ -94,7 +94,7 @@ def table(results: Mapping[str, Any]) -> str:
         *_drained("backlog", backlog),
         ("backlog peak RSS", _num(_get(backlog, "peak_rss_mb"), " MB"), "≤ 300 MB"),
     ]
-    for phase in ("inbound", "callcenter"):
+    for phase in ("inbound", "callcenter", "backfill"):
         rows += _figures(phase, results.get(phase) or {})
     congestion = _get(results, "callcenter", "congestion") or {}
     rows += _figures("callcenter stalled writer", congestion)

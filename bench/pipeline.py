@@ -10,6 +10,7 @@ vendor ack from the ledger, and Kafka record timestamp → ack (the part cdc-syn
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,14 +104,18 @@ def throughput(rig: Rig, count: int) -> tuple[dict[str, Any], Window]:
     return figures, phase.window
 
 
-def latency(rig: Rig, per_minute: int, seconds: float) -> dict[str, Any]:
-    """The mix at `per_minute` for `seconds` while cdc-sync runs; percentiles over every ack."""
+def latency(
+    rig: Rig, per_minute: int, seconds: float, on_start: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
+    """The mix at `per_minute` for `seconds` while cdc-sync runs; percentiles over every ack.
+    `on_start` runs as the measured window opens (after the sandboxes' reset and the probe)."""
     print(f"latency: {per_minute:,} changes/min for {seconds:.0f}s", flush=True)
     phase = prepare(rig, f"latency-{per_minute}", int(per_minute * seconds / 60))
     with cdc_sync_run(rig, phase.group) as sync:
         _probe(rig, phase, sync)
         phase.window, phase.ledger = _reopen(rig, phase)
         before = sync.meter.sample()
+        on_start()
         writes = write_steadily(rig.crm, phase.load, per_minute / 60, seconds, TICK_S)
         close_window(rig, phase)
         waited = sync.wait_acked(phase.ledger, phase.load.expected_acks(), before=before)

@@ -9,6 +9,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cdc_sync.cli.audit import audit
+from cdc_sync.cli.backfill import backfill
 from cdc_sync.cli.connectors import connectors, events
 from cdc_sync.cli.contracts import contracts
 from cdc_sync.cli.dlq import dlq
@@ -57,6 +58,7 @@ for command in (
     audit,
     report,
     reconcile,
+    backfill,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)

@@ -27,6 +27,7 @@ from cdc_sync.model.writes import (
     Status,
     TaskEntry,
     WritePlan,
+    key_column,
 )
 from cdc_sync.rules.authority import may_write
 from cdc_sync.rules.staleness import FieldWrite, crm_changed_after, judge_field, older_than_applied
@@ -116,7 +117,7 @@ def guarded_update(
     """Apply the vendor's changes it may make and that are not older than what each field has;
     record the conflicting ones for review; remember the event's time for the fields it set.
     Without `check_stale` (an opt-out wins whatever its age) only authority is checked."""
-    key, event = str(row[key_of(row)]), scope.event
+    key, event = str(row[key_column(table)]), scope.event
     applied = scope.reads.applied_times(table, key, list(changes)) if check_stale else {}
     newer = crm_changed_after(row.get("updated_at"), row.get("sync_origin"), scope.system, event.occurred_at)
     judged = _judge(scope, table, row, changes, applied, newer if check_stale else None)
@@ -156,20 +157,15 @@ def _judge(
     }
 
 
-def key_of(row: Mapping[str, Any]) -> str:
-    """The written tables are keyed by `id`, except the one row per contact of `subscriptions`."""
-    return "id" if "id" in row else "contact_id"
-
-
 def _conflict(scope: WriteScope, table: str, row: Row, field: str, value: Any, reason: str) -> None:
-    row_id = int(row[key_of(row)])
+    row_id = int(row[key_column(table)])
     entry = ConflictEntry(table, row_id, field, json_safe(row.get(field)), json_safe(value), reason)
     scope.plan.conflicts.append(entry)
 
 
 def update(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any], audited: bool = True) -> None:
     """Set `values` on the row; audited unless it is a figure the CRM derives itself."""
-    key = key_of(row)
+    key = key_column(table)
     scope.plan.updates.append(RowUpdate(table, key, row[key], dict(values)))
     if audited:
         _audit(scope, table, row, values)
@@ -178,7 +174,7 @@ def update(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any], a
 def _audit(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any]) -> None:
     """Every vendor write to the CRM; consent changes under the contact's name."""
     consent = table == "subscriptions"
-    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[key_of(row)]])
+    obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[key_column(table)]])
     before = json_safe({field: row.get(field) for field in values})
     details = {"source": scope.event.source, "event_id": scope.event.event_id, "table": table}
     action = "subscription.change" if consent else "crm.update"
@@ -186,9 +182,14 @@ def _audit(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any]) -
 
 
 def create(scope: WriteScope, table: str, values: Mapping[str, Any]) -> Row:
-    """A new row, as the handler may go on to judge it: the trigger marks it as the vendor's."""
-    scope.plan.creates.append(NewRow(table, dict(values)))
-    return {**values, "sync_origin": scope.system, "updated_at": None}
+    """A new row, as the handler may go on to judge it: the trigger marks it as the vendor's. The
+    event's time goes onto every field it set, so an older event of the object that comes later
+    (a backfilled snapshot, a late retry) is stale for them, as after an update."""
+    key = key_column(table)
+    row = dict(values) if key in values else {key: scope.reads.new_id(table), **values}
+    scope.plan.creates.append(NewRow(table, row))
+    scope.plan.versions.append(FieldVersions(table, str(row[key]), tuple(values), scope.event.occurred_at))
+    return {**row, "sync_origin": scope.system, "updated_at": None}
 
 
 def contact_by_email(scope: WriteScope, email: str) -> Row | Applied:

@@ -12,6 +12,17 @@ Status = Literal["pending", "done", "conflict", "unmatched", "ambiguous", "refus
 """How an inbox event ended (pending: not applied yet; ambiguous: waits in the merge queue)."""
 
 Row = dict[str, Any]
+# The CRM tables vendors write are keyed by `id`, except these.
+KEY_COLUMNS = {
+    "subscriptions": "contact_id",  # one row per contact
+    "contact_service": "contact_id",
+    "call_agents": "ext_agent_id",
+    "do_not_call": "phone_e164",
+}
+
+
+def key_column(table: str) -> str:
+    return KEY_COLUMNS.get(table, "id")
 
 
 @dataclass(frozen=True)

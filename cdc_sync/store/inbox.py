@@ -49,6 +49,17 @@ def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, 
     """Store the events in one transaction (waking the writer if any is new); returns the
     (source, event id) of those that were new. StackUnavailable if the inbox cannot be written now,
     RejectedEvent if the database refuses what the events hold (then one of them cannot be stored)."""
+    try:
+        with engine.begin() as conn:
+            return put_many_in(conn, events)
+    except SQLAlchemyError as exc:
+        if failure_of(exc) == "transient":
+            raise StackUnavailable(f"inbox unavailable: {reason_of(exc)}") from exc
+        raise RejectedEvent(f"the inbox cannot store this event: {reason_of(exc)}") from exc
+
+
+def put_many_in(conn: Connection, events: Sequence[InboundEvent]) -> list[tuple[str, str]]:
+    """`put_many` in the caller's transaction (the writer is woken at its commit)."""
     columns: dict[str, list[object]] = {
         "source": [e.source for e in events],
         "event_id": [e.event_id for e in events],
@@ -58,15 +69,9 @@ def put_many(engine: Engine, events: Sequence[InboundEvent]) -> list[tuple[str, 
         "data": [orjson.dumps(e.model_dump(mode="json")["data"]).decode() for e in events],
         "priority": [e.priority for e in events],
     }
-    try:
-        with engine.begin() as conn:
-            inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]
-            if inserted:
-                conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
-    except SQLAlchemyError as exc:
-        if failure_of(exc) == "transient":
-            raise StackUnavailable(f"inbox unavailable: {reason_of(exc)}") from exc
-        raise RejectedEvent(f"the inbox cannot store this event: {reason_of(exc)}") from exc
+    inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]
+    if inserted:
+        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
     return inserted
 
 

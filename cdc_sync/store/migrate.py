@@ -6,6 +6,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 
 from cdc_sync.store.tables import (
     SCHEMA,
+    backfill_cursors,
     conflicts,
     field_versions,
     inbox,
@@ -82,6 +83,10 @@ def _v9_correction_conflicts(conn: Connection) -> None:
     )
 
 
+def _v10_backfill_cursors(conn: Connection) -> None:
+    backfill_cursors.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -92,6 +97,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (7, _v7_merge_reviews),
     (8, _v8_rollout),
     (9, _v9_correction_conflicts),
+    (10, _v10_backfill_cursors),
 ]
 
 

@@ -248,3 +248,17 @@ merge_reviews = Table(
     Index("merge_reviews_open_key", "match_key", unique=True, postgresql_where=text("status = 'open'")),
     Index("merge_reviews_key", "match_key", "resolved_at"),
 )
+
+# Where a backfill from a vendor got to (its cursor, opaque to the core), written in the same
+# transaction as the page's events: a backfill killed at any point resumes after its last page.
+backfill_cursors = Table(
+    "backfill_cursors",
+    metadata,
+    Column("name", String, primary_key=True),  # "<system>:<destination>"
+    Column("position", String, nullable=False),
+    Column("since", DateTime(timezone=True)),
+    Column("pages", Integer, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -7,6 +7,7 @@ and one line of the registry.
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from cdc_sync.inbound.writes import Applied, WriteScope
 from cdc_sync.mapping.routes import TableMapper
 from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.model.reconcile import Record
 
 if TYPE_CHECKING:
@@ -86,6 +88,34 @@ class SandboxApp:
     secret_fields: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class BackfillStart:
+    since: datetime  # records changed at or after this
+    after: str | None  # resume after this position (a page's `after`), or start at `since`
+    page_size: int
+
+
+@dataclass(frozen=True)
+class BackfillPage:
+    """One page read from the vendor: its records as the events its webhooks would have sent
+    (those cdc-sync merges), how many records it held, and the position to resume after it."""
+
+    events: tuple[InboundEvent, ...]
+    records: int
+    after: str
+    total: int | None = None  # all records to read, when the vendor says
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """History read from the vendor (`cdc-sync backfill <system>`), merged by the same handlers
+    and authority rules as its webhooks' events: the events name one of its webhook sources."""
+
+    pages: Callable[[ReadApi, DestinationConfig, BackfillStart], AsyncIterator[BackfillPage]]
+    per_minute: float  # requests a minute by default, below the vendor's limit for the endpoint
+    page_size: int
+
+
 Handler = Callable[[WriteScope], Applied]
 """One kind of vendor event → what it does to the CRM, decided into `scope.plan` (pure)."""
 
@@ -125,6 +155,7 @@ class Vendor:
     sources: Mapping[str, WebhookSource] = field(default_factory=dict)
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
+    backfill: Backfill | None = None
     channels: frozenset[str] = frozenset()  # live channels its handlers announce on (`GET /events/...`)
     # Operator commands of its own (`cdc-sync <group> ...`), loaded when the CLI starts: a
     # callable, since commands import the CLI, which imports the registry.

@@ -15,7 +15,7 @@ from cdc_sync.model.config import CORE_OWNERS, DestinationConfig, SourceConfig
 from cdc_sync.vendors.callcenter import plugin as callcenter_plugin
 from cdc_sync.vendors.erp import plugin as erp_plugin
 from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
-from cdc_sync.vendors.plugin import Credentials, Handler, SandboxApp, Vendor, WebhookSource
+from cdc_sync.vendors.plugin import Backfill, Credentials, Handler, SandboxApp, Vendor, WebhookSource
 from cdc_sync.vendors.webhook import plugin as webhook_plugin
 from cdc_sync.vendors.zendesk import plugin as zendesk_plugin
 
@@ -47,6 +47,12 @@ HANDLERS: dict[str, Handler] = {
 VERIFIER_SCHEMES: dict[str, VerifierFactory] = {
     **SCHEMES,
     **{name: factory for vendor in VENDORS.values() for name, factory in vendor.schemes.items()},
+}
+# Systems whose history `cdc-sync backfill <system>` reads from their vendor: (its kind, how).
+BACKFILLS: dict[str, tuple[str, Backfill]] = {
+    vendor.system: (vendor.name, vendor.backfill)
+    for vendor in VENDORS.values()
+    if vendor.system and vendor.backfill is not None
 }
 OWNERS: frozenset[str] = CORE_OWNERS | {vendor.system for vendor in VENDORS.values() if vendor.system}
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
 from tests.integration.test_inbound import WEBHOOKS, applied, emit, inbox_status, one
+from tests.integration.test_marketing import one_all
 from tests.integration.test_outbound import ZENDESK_AUTH, request_count, requests_to
 
 
@@ -274,3 +275,88 @@ def test_a_crm_priority_correction_reaches_the_helpdesk_and_a_racing_change_beco
         runner.cli("audit", "--object", f"ticket:{case}", "--action", "conflict.resolve", "--json").stdout
     )
     assert (audited["after"], audited["details"]["keep"]) == ({"priority": "High"}, "crm")
+
+
+def backfill_cursor(state: Engine) -> dict[str, Any] | None:
+    with state.connect() as conn:
+        found = conn.execute(text("SELECT * FROM cdc_sync.backfill_cursors WHERE name = 'helpdesk:helpdesk'"))
+        return next((dict(row) for row in found.mappings()), None)
+
+
+def test_a_backfill_of_10k_tickets_resumes_after_kill_9_and_merges_each_once(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner, tmp_path: Any
+) -> None:
+    """10,000 tickets of last year in the helpdesk's export; the backfill is killed -9 after a few
+    pages and run again: it goes on after its last stored page, every ticket becomes exactly one
+    CRM case, and a ticket the CRM already took a newer change of keeps that change."""
+    with state.begin() as conn:  # a cursor another run left would make this one resume elsewhere
+        conn.execute(text("DELETE FROM cdc_sync.backfill_cursors WHERE name = 'helpdesk:helpdesk'"))
+    base, count = 7 * 10**8 + int(uuid.uuid4().int % 10**7) * 10, 10_000
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    statuses = ("open", "pending", "solved")
+    seeds = [
+        {
+            "id": base + i,
+            "subject": f"Backfilled {i}",
+            "status": statuses[i % 3],
+            "priority": "normal",
+            "created_at": zulu(start),
+            "updated_at": zulu(start + timedelta(minutes=i)),
+        }
+        for i in range(count)
+    ]
+    sandbox("helpdesk", "POST", "/_sandbox/tickets", json={"tickets": seeds})
+    # The CRM has a newer change of the first ticket already (its live webhook came through).
+    newer = ticket_event("created", {"id": str(base), "status": "hold", "subject": "Live"}, datetime.now(UTC))
+    assert emit("helpdesk", "helpdesk", newer)["status"] == 200
+    assert applied(state, "helpdesk", newer["id"])[0] == "done"
+
+    args = ["--config", str(runner.config), "backfill", "helpdesk", "--since", zulu(start)]
+    slow = Process([*args, "--per-minute", "120", "--page-size", "500"], tmp_path / "backfill.log")
+    slow.start()
+
+    def a_few_pages() -> dict[str, Any] | None:
+        cursor = backfill_cursor(state)
+        return cursor if cursor and cursor["pages"] >= 3 else None
+
+    stopped_at = wait_for("a few pages stored", a_few_pages)
+    slow.kill()
+    interrupted = backfill_cursor(state)
+    assert interrupted is not None and interrupted["pages"] < count // 500, f"not interrupted: {interrupted}"
+    assert interrupted["pages"] >= stopped_at["pages"]
+
+    resumed = runner.cli(*args[2:], "--per-minute", "6000", "--page-size", "500", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["resumed_after"] == interrupted["position"]
+    assert report["pages"] < count // 500  # went on after the stored pages, not from the start
+    assert backfill_cursor(state) is None  # complete: forgotten
+
+    ids = [str(base + i) for i in range(count)]
+
+    def merged() -> list[Any] | None:
+        with state.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT entity, count(*) AS events, bool_and(status IN ('done', 'stale')) AS done, "
+                    "string_agg(status, ',') AS statuses "
+                    "FROM cdc_sync.inbox WHERE source = 'helpdesk' AND entity = ANY(CAST(:e AS text[])) "
+                    "AND event_id LIKE 'export:%' GROUP BY entity"
+                ),
+                {"e": [f"ticket:{i}" for i in ids]},
+            ).all()
+        return list(rows) if len(rows) == count and all(row.done for row in rows) else None
+
+    rows = wait_for("every backfilled ticket merged", merged, timeout_s=300)
+    assert {row.events for row in rows} == {1}  # each ticket's export once, though pages were re-read
+    assert {row.entity for row in rows if row.statuses == "stale"} == {f"ticket:{base}"}
+    cases = one_all(
+        crm, "SELECT external_id, status FROM tickets WHERE external_id = ANY(CAST(:e AS text[]))", e=ids
+    )
+    assert len(cases) == count and len({external_id for external_id, _ in cases}) == count
+    assert dict(cases)[str(base)] == "OnHold"  # the live change is newer than the export's: it stands
+    trail = runner.cli(
+        "audit", "--object", "backfill:helpdesk:helpdesk", "--action", "backfill.helpdesk", "--json"
+    )
+    audited = json.loads(trail.stdout)[0]  # newest first (the killed run audited nothing)
+    assert audited["after"]["resumed_after"] == interrupted["position"]

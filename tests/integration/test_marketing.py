@@ -17,6 +17,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from cdc_sync.rules.rollout import contacts_in
 from cdc_sync.settings import Settings
+from cdc_sync.vendors.mailchimp.sandbox_members import subscriber_hash
 from tests.integration.outbound_fixtures import (
     ROOT,
     Process,
@@ -364,3 +365,81 @@ def test_a_rollout_of_a_tenth_syncs_its_share_and_widening_pushes_the_rest(crm: 
     assert (audited["before"], audited["after"]) == (0.1, 1.0)
     narrowed = runner.cli("destinations", "rollout", name, "0.5")
     assert narrowed.returncode == 2 and "only widens" in narrowed.stderr
+
+
+def put_member(email: str, status: str) -> None:
+    """A change made on the platform itself, whose webhook cdc-sync never received."""
+    body = {"email_address": email, "status": status, "status_if_new": status}
+    sandbox(
+        "marketing",
+        "PUT",
+        f"/3.0/lists/crm-audience/members/{subscriber_hash(email)}",
+        json=body,
+        auth=MAILCHIMP_AUTH,
+    )
+
+
+def test_a_marketing_backfill_merges_missed_consent_changes_by_the_consent_rules(
+    crm: Engine, state: Engine, inbound: Process, runner: Runner
+) -> None:
+    """Members changed on the platform while its webhooks were lost: an unsubscribe is taken with
+    its reason, a re-subscribe of an opted-out contact is refused (no newer consent evidence), an
+    address the CRM does not know waits unmatched; a second backfill stores nothing new."""
+    with state.begin() as conn:
+        conn.execute(text("DELETE FROM cdc_sync.backfill_cursors WHERE name = 'marketing:marketing'"))
+    run = tag()
+    kept, opted_out, unknown = (f"{who}-{run}@example.com" for who in ("kept", "optedout", "unknown"))
+    contacts = add_contacts(crm, [kept, opted_out])
+    with crm.begin() as conn:
+        subscribe(conn, [contacts[0]], "signup-form", days_ago=3)
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (contact_id, list_id, status, unsubscribed_at) "
+                "VALUES (:c, 'crm-audience', 'unsubscribed', now() - interval '2 days')"
+            ),
+            {"c": contacts[1]},
+        )
+
+    def on_the_platform() -> bool:
+        statuses = (member_status(kept), member_status(opted_out))
+        return pushed_to_marketing(state, contacts) and statuses == ("subscribed", "unsubscribed")
+
+    wait_for("both contacts on the platform as the CRM has them", on_the_platform)
+    since = datetime.now(UTC)
+    put_member(kept, "unsubscribed")
+    put_member(opted_out, "subscribed")
+    put_member(unknown, "subscribed")
+
+    first = cli_json(runner, "backfill", "marketing", "--since", since.isoformat())
+    again = cli_json(runner, "backfill", "marketing", "--since", since.isoformat())
+    assert first["stored"] >= 3 and again["events"] >= 3 and first["resumed_after"] is None
+    emails = {kept: contacts[0], opted_out: contacts[1]}
+
+    def merged() -> dict[str, tuple[str, str]] | None:
+        with state.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT data->>'email', status, result FROM cdc_sync.inbox "
+                    "WHERE source = 'marketing-lists' AND data->>'email' = ANY(CAST(:e AS text[])) "
+                    "AND received_at >= :since"
+                ),
+                {"e": [kept, opted_out, unknown], "since": since},
+            ).all()
+        if len(rows) > 3:
+            pytest.fail(f"a change stored twice: {rows}")
+        found = {row[0]: (row[1], row[2]) for row in rows}
+        return found if len(found) == 3 and all(s != "pending" for s, _ in found.values()) else None
+
+    outcomes = wait_for("the backfilled changes merged", merged)
+    assert {email: status for email, (status, _) in outcomes.items()} == {
+        kept: "done",
+        opted_out: "refused",
+        unknown: "unmatched",
+    }
+    status, reason = one_all(
+        crm, "SELECT status, unsubscribe_reason FROM subscriptions WHERE contact_id = :c", c=emails[kept]
+    )[0]
+    assert (status, reason) == ("unsubscribed", "N/A (Unsubscribed by an admin)")
+    assert one_all(crm, "SELECT status FROM subscriptions WHERE contact_id = :c", c=emails[opted_out]) == [
+        ("unsubscribed",)
+    ]

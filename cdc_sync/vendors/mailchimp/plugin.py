@@ -8,6 +8,7 @@ from cdc_sync.delivery.destinations import BatchApi, Signer, basic_auth, no_sign
 from cdc_sync.delivery.http import Headers
 from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.vendors.mailchimp import mapper
+from cdc_sync.vendors.mailchimp.backfill import BACKFILL
 from cdc_sync.vendors.mailchimp.batch import MailchimpBatch
 from cdc_sync.vendors.mailchimp.handlers import HANDLERS
 from cdc_sync.vendors.mailchimp.options import MailchimpOptions
@@ -61,4 +62,5 @@ VENDOR = Vendor(
         ),
     },
     handlers=HANDLERS,
+    backfill=BACKFILL,
 )

@@ -28,6 +28,7 @@ from cdc_sync.vendors.mailchimp.sandbox_http import (
     json_bytes,
     paging,
     problem,
+    since_param,
 )
 from cdc_sync.vendors.mailchimp.sandbox_members import (
     Audiences,
@@ -89,7 +90,8 @@ class MailchimpEndpoints:
     async def list_members(self, request: Request) -> Response:
         list_id = request.path_params["list_id"]
         count, offset = paging(request)
-        members, total = self.audiences.page(list_id, count, offset)
+        since = since_param(request, "since_last_changed")
+        members, total = self.audiences.page(list_id, count, offset, since)
         rendered = [self.audiences.member_json(member) for member in members]
         return FastJSONResponse({"members": rendered, "list_id": list_id, "total_items": total})
 

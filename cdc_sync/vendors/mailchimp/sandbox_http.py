@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -77,3 +78,15 @@ def paging(request: Request) -> tuple[int, int]:
 
 def json_bytes(body: bytes) -> Response:
     return Response(body, media_type="application/json")
+
+
+def since_param(request: Request, name: str) -> float | None:
+    """An ISO 8601 time parameter (`since_last_changed`) as unix seconds, None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{name} must be an ISO 8601 time, got {raw!r}.") from None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

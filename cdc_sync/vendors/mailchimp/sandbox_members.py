@@ -18,6 +18,8 @@ from cdc_sync.sandbox.recorder import iso_utc
 MemberStatus = Literal["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
 MemberState = MemberStatus | Literal["archived"]
 ARCHIVED: Final = "archived"
+# The `unsubscribe_reason` Mailchimp gives a member an API call (an admin) unsubscribed.
+BY_ADMIN: Final = "N/A (Unsubscribed by an admin)"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 VALIDATION_DETAIL = (
     "The resource submitted could not be validated. For field-specific details, see the 'errors' array."
@@ -103,6 +105,7 @@ class Member:
     language: str
     last_changed: float
     tags: dict[str, None] = field(default_factory=dict)  # names, in the order they were added
+    unsubscribe_reason: str | None = None
     unique_email_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +114,10 @@ class Member:
         self.unique_email_id = digest.hexdigest()[:10]
 
     def change(self, fields: MemberChange, now: float, status: MemberState | None = None) -> None:
-        self.status = status or fields.status or self.status
+        new = status or fields.status or self.status
+        if not new == self.status == "unsubscribed":  # staying unsubscribed keeps its reason
+            self.unsubscribe_reason = BY_ADMIN if new == "unsubscribed" else None
+        self.status = new
         if fields.merge_fields:
             self.merge_fields = {**self.merge_fields, **fields.merge_fields}
         self.language = self.language if fields.language is None else fields.language
@@ -192,6 +198,7 @@ class Audience:
             "tags_count": len(member.tags),
             "last_changed": iso_utc(member.last_changed),
             "list_id": member.list_id,
+            **({"unsubscribe_reason": member.unsubscribe_reason} if member.unsubscribe_reason else {}),
         }
 
 
@@ -263,8 +270,13 @@ class Audiences:
             segment = self.named_segment(list_id, change.name)
             audience.tag(member, segment, change.status == "active", self.clock())
 
-    def page(self, list_id: str, count: int, offset: int) -> tuple[list[Member], int]:
+    def page(
+        self, list_id: str, count: int, offset: int, since: float | None = None
+    ) -> tuple[list[Member], int]:
+        """Members in creation order (those changed at or after `since`, when given)."""
         members = self.audience(list_id).order
+        if since is not None:
+            members = [member for member in members if member.last_changed >= since]
         return members[offset : offset + count], len(members)
 
     def member_json(self, member: Member) -> dict[str, Any]:

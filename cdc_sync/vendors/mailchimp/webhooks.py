@@ -64,7 +64,7 @@ def _list_event_id(hook: MailchimpListEvent) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _list_event(source: str, hook: MailchimpListEvent) -> InboundEvent:
+def list_event(source: str, hook: MailchimpListEvent) -> InboundEvent:
     list_data = hook.data
     data = {
         "email": list_data.address,
@@ -84,4 +84,4 @@ def _list_event(source: str, hook: MailchimpListEvent) -> InboundEvent:
 
 
 ENGAGEMENT_FORMAT = PayloadFormat("application/json", TypeAdapter(EmailEngagement), _engagement_event)
-LIST_FORMAT = PayloadFormat("application/x-www-form-urlencoded", TypeAdapter(MailchimpListEvent), _list_event)
+LIST_FORMAT = PayloadFormat("application/x-www-form-urlencoded", TypeAdapter(MailchimpListEvent), list_event)

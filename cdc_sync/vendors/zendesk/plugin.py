@@ -8,6 +8,7 @@ from cdc_sync.delivery.http import Headers
 from cdc_sync.model.config import DestinationConfig, SourceConfig
 from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 from cdc_sync.vendors.zendesk import mapper
+from cdc_sync.vendors.zendesk.backfill import BACKFILL
 from cdc_sync.vendors.zendesk.batch import ZendeskUsersBatch
 from cdc_sync.vendors.zendesk.handlers import HANDLERS
 from cdc_sync.vendors.zendesk.options import ZendeskOptions
@@ -63,5 +64,6 @@ VENDOR = Vendor(
         ),
     },
     handlers=HANDLERS,
+    backfill=BACKFILL,
     schemes={"zendesk": ZendeskVerifier},
 )

@@ -103,9 +103,9 @@ def _comment(comment: ZendeskComment | None) -> dict[str, Any] | None:
     }
 
 
-def _helpdesk_event(source: str, hook: ZendeskEvent) -> InboundEvent:
-    ticket, kind = hook.detail, hook.type.removeprefix(ZENDESK_TYPE_PREFIX)
-    data: dict[str, Any] = {
+def ticket_data(ticket: ZendeskTicket) -> dict[str, Any]:
+    """The ticket's fields as its events' data (change-specific ones empty)."""
+    return {
         "ticket_id": ticket.id,
         "status": ticket.status,
         "previous_status": None,
@@ -124,8 +124,13 @@ def _helpdesk_event(source: str, hook: ZendeskEvent) -> InboundEvent:
         "sla_due_at": None if ticket.due_at is None else ticket.due_at.isoformat(),
         "requester_external_id": ticket.requester_external_id,
         "satisfaction_score": ticket.satisfaction_score,
-        "comment": _comment(hook.event.comment),
+        "comment": None,
     }
+
+
+def _helpdesk_event(source: str, hook: ZendeskEvent) -> InboundEvent:
+    ticket, kind = hook.detail, hook.type.removeprefix(ZENDESK_TYPE_PREFIX)
+    data = {**ticket_data(ticket), "comment": _comment(hook.event.comment)}
     if kind in PREVIOUS_FIELDS:
         data[PREVIOUS_FIELDS[kind]] = hook.event.previous
     return InboundEvent(

@@ -31,8 +31,9 @@ def created(fake: FakeCrm) -> None:
     opened = helpdesk(
         "created", OPENED, requester_ref="9001", subject="Printer on fire", opened_at=OPENED.isoformat()
     )
+    fake.next_id = 499  # the case's id: 500
     fake.play(opened, "helpdesk")
-    fake.tables["tickets"][0].update(id=500, created_at=OPENED, version=1, sync_origin="helpdesk")
+    fake.tables["tickets"][0].update(created_at=OPENED, version=1, sync_origin="helpdesk")
 
 
 def test_a_ticket_created_in_the_helpdesk_becomes_a_case_of_the_requester_and_open_opportunity() -> None:
@@ -77,6 +78,14 @@ def test_a_second_ticket_created_for_a_known_ticket_changes_it_instead() -> None
     plan = fake.plan(helpdesk("created", status="pending"), "helpdesk")
     assert plan.creates == []
     assert plan.updates[0].values == {"status": "Pending"}
+
+
+def test_an_older_snapshot_of_a_created_ticket_is_stale_for_the_fields_its_creation_set() -> None:
+    """A backfilled export (or a late retry) older than the event that created the case."""
+    fake = crm()
+    created(fake)
+    plan = fake.plan(helpdesk("created", OPENED - timedelta(days=30), status="open"), "helpdesk")
+    assert (plan.status, plan.creates, plan.updates) == ("stale", [], [])
 
 
 def test_the_first_public_agent_reply_sets_the_first_response_time_once() -> None:
