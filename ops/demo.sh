@@ -20,3 +20,9 @@ echo "$seen" | sed 's/^/   /'
 [[ $(grep -c . <<<"$seen") -ge 2 ]] || { echo "demo: the changes did not arrive in Kafka" >&2; exit 1; }
 
 .venv/bin/python ops/demo.py
+
+echo "== the operator console"
+password="demo-console-$(date +%s)"
+$CLI operators add demo-operator --role operator --password-stdin <<<"$password"
+echo "   start it with: .venv/bin/cdc-sync serve   (or: .venv/bin/cdc-sync console --port 8010)"
+echo "   then open http://127.0.0.1:8000/console/ and log in as demo-operator / $password"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from cdc_sync.cli.audit import audit
 from cdc_sync.cli.backfill import backfill
 from cdc_sync.cli.connectors import connectors, events
+from cdc_sync.cli.console import console, operators
 from cdc_sync.cli.contracts import contracts
 from cdc_sync.cli.dlq import dlq
 from cdc_sync.cli.inbound import conflicts, inbox_group, merges, serve, writer_command
@@ -59,6 +60,8 @@ for command in (
     report,
     reconcile,
     backfill,
+    console,
+    operators,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)

@@ -9,12 +9,13 @@ import click
 import uvicorn
 
 from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, settings_of, state_engine_of
+from cdc_sync.cli.console import console_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.model.writes import Status
-from cdc_sync.repair.corrections import resolve_correction
+from cdc_sync.repair.conflicts import resolve_conflict
 from cdc_sync.repair.inbox import replay
 from cdc_sync.store import inbox
-from cdc_sync.store.conflicts import CRM_CORRECTION, Keep, get_conflict, list_conflicts, resolve
+from cdc_sync.store.conflicts import Keep, get_conflict, list_conflicts
 from cdc_sync.store.merges import get_merge, list_merges, resolve_merge
 
 INBOX_STATUSES = get_args(Status)
@@ -28,7 +29,7 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
     config = config_of(ctx)
     engine = state_engine_of(ctx)
     token = settings_of(ctx).events_token
-    app = build_app(engine, config, token.get_secret_value() if token else None)
+    app = build_app(engine, config, token.get_secret_value() if token else None, console_of(ctx))
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -114,12 +115,8 @@ def conflicts_show(ctx: click.Context, conflict_id: int) -> None:
 def conflicts_resolve(ctx: click.Context, conflict_id: int, keep: str) -> None:
     """Apply the decision to the CRM row (audited); it then flows out like any CRM change. A CRM
     correction the vendor refused: keeping the CRM's sends it again, overriding the vendor's change."""
-    engine = state_engine_of(ctx)
     decision: Keep = "vendor" if keep == "vendor" else "crm"
-    if get_conflict(engine, conflict_id)["kind"] == CRM_CORRECTION:
-        kept = asyncio.run(resolve_correction(engine, config_of(ctx), conflict_id, decision, actor()))
-    else:
-        kept = resolve(engine, conflict_id, decision, actor())
+    kept = asyncio.run(resolve_conflict(state_engine_of(ctx), config_of(ctx), conflict_id, decision, actor()))
     click.echo(f"conflict {conflict_id} resolved: kept {keep} value {kept!r}")
 
 

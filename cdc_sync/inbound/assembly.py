@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.config import AppConfig
+from cdc_sync.console.app import Console, create_console
 from cdc_sync.inbound.app import create_app
 from cdc_sync.inbound.batcher import InboxBatcher, new_per_event
 from cdc_sync.inbound.live import LiveHub, add_live_events
@@ -39,8 +40,11 @@ def build_writer(engine: Engine, config: AppConfig) -> Writer:
     return Writer(engine, systems, config.authority, wakeup=partial(inbox.wake_on_insert, engine))
 
 
-def build_app(engine: Engine, config: AppConfig, events_token: str | None = None) -> FastAPI:
-    """The webhook app; with live events (`GET /events/{channel}`) behind `events_token`."""
+def build_app(
+    engine: Engine, config: AppConfig, events_token: str | None = None, console: Console | None = None
+) -> FastAPI:
+    """The webhook app; with live events (`GET /events/{channel}`) behind `events_token`, and the
+    operator console at `/console` when given."""
 
     async def on_rejected(source: str, reason: str) -> None:
         message = f"webhook from {source} rejected: {reason}"
@@ -64,6 +68,8 @@ def build_app(engine: Engine, config: AppConfig, events_token: str | None = None
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)
     hub = LiveHub(CHANNELS)
     add_live_events(app, hub, events_token)
+    if console is not None:
+        app.mount("/console", create_console(console))
     chores = (refresh_forever(StateGauges(engine, config.destinations)), live.follow(engine, hub.deliver))
     return _with_chores(app, chores, batcher)
 

@@ -82,7 +82,7 @@ figure svg { width: 100%; height: auto; }
 
 
 def render_html(report: Report) -> str:
-    body = _empty_body(report) if report.empty else _body(report)
+    body = report_body(report)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>cdc-sync delivery report, {_time(report.window.start)} to {_time(report.window.end)}"
@@ -131,6 +131,11 @@ def _header(report: Report) -> str:
         f'<p class="meta">{_time(window.start)} → {_time(window.end)} · {scope} · buckets of {bucket}</p>\n'
         f'<p class="meta">generated {_time(report.generated_at)} from the delivery ledger</p>\n</header>'
     )
+
+
+def report_body(report: Report) -> str:
+    """The report without its page: summary, plots (inline SVG) and pauses (the console shows it)."""
+    return _empty_body(report) if report.empty else _body(report)
 
 
 def _empty_body(report: Report) -> str:

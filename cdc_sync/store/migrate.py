@@ -8,10 +8,12 @@ from cdc_sync.store.tables import (
     SCHEMA,
     backfill_cursors,
     conflicts,
+    console_sessions,
     field_versions,
     inbox,
     merge_reviews,
     metadata,
+    operators,
     schema_migrations,
     vendor_refs,
 )
@@ -87,6 +89,11 @@ def _v10_backfill_cursors(conn: Connection) -> None:
     backfill_cursors.create(conn, checkfirst=True)
 
 
+def _v11_console(conn: Connection) -> None:
+    operators.create(conn, checkfirst=True)
+    console_sessions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -98,6 +105,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _v8_rollout),
     (9, _v9_correction_conflicts),
     (10, _v10_backfill_cursors),
+    (11, _v11_console),
 ]
 
 

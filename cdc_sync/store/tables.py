@@ -262,3 +262,25 @@ backfill_cursors = Table(
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Console operators (`cdc-sync operators add`): a scrypt hash of the password, never the password.
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("password_hash", String, nullable=False),
+    Column("role", String, nullable=False),  # viewer | operator | admin
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", String, nullable=False),
+)
+
+# Console sessions, server-side: the cookie holds a random token, the table only its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String, primary_key=True),
+    Column("operator", String, nullable=False),
+    Column("csrf", String, nullable=False),  # the token every form of the session must carry
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
