@@ -7,6 +7,7 @@ environment variable (or secret file) that holds its credential.
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -57,6 +58,19 @@ class ServerConfig(Frozen):
     keep_alive_s: int = Field(default=75, gt=0)
 
 
+Role = Literal["viewer", "operator", "admin"]  # the console's roles, each allowed what those before it are
+
+
+class ConsoleConfig(Frozen):
+    """Who the console takes an operator to be: its own passwords (the default), or the user an
+    OIDC/OAuth2 proxy in front of it signed in (oauth2-proxy, Pomerium, an ingress's auth), with
+    their groups mapped to roles. Only with the console reachable through that proxy alone."""
+
+    proxy_user_header: str | None = None  # e.g. "X-Forwarded-Email"; unset: console passwords
+    proxy_groups_header: str = "X-Forwarded-Groups"  # comma-separated, as oauth2-proxy sends them
+    proxy_roles: dict[str, Role] = Field(default_factory=dict)  # group → role; the highest applies
+
+
 def _default_sources() -> dict[str, SourceConfig]:
     return dict(registry.DEFAULT_SOURCES)
 
@@ -65,6 +79,7 @@ class AppConfig(Frozen):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=_default_sources)
     server: ServerConfig = ServerConfig()
+    console: ConsoleConfig = ConsoleConfig()
     authority: dict[str, Owner] = Field(default_factory=_crm_owns_everything)
     # "table.field" another system owns → the reasons (in the row's `<field>_correction`) for
     # which a CRM change of it is pushed to that system as a correction (`rules.authority`).

@@ -24,5 +24,6 @@ echo "$seen" | sed 's/^/   /'
 echo "== the operator console"
 password="demo-console-$(date +%s)"
 $CLI operators add demo-operator --role operator --password-stdin <<<"$password"
-echo "   start it with: .venv/bin/cdc-sync serve   (or: .venv/bin/cdc-sync console --port 8010)"
-echo "   then open http://127.0.0.1:8000/console/ and log in as demo-operator / $password"
+echo "   start it with .venv/bin/cdc-sync serve, open http://127.0.0.1:8000/console/"
+echo "   (or .venv/bin/cdc-sync console: http://127.0.0.1:8010/console/)"
+echo "   and log in as demo-operator / $password"

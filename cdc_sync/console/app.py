@@ -26,8 +26,18 @@ from cdc_sync.admin.kafka_admin import KafkaOffsets, apply_rewind, preview_rewin
 from cdc_sync.admin.offsets import RewindPlan, RewindRequest, destinations_for, routed_topics, target_of
 from cdc_sync.config import AppConfig
 from cdc_sync.console import views
-from cdc_sync.console.auth import COOKIE, CookieSettings, Refused, allows, behind_tls, check, check_csrf
-from cdc_sync.console.passwords import verify_password
+from cdc_sync.console.auth import (
+    COOKIE,
+    ROLES,
+    CookieSettings,
+    Refused,
+    allows,
+    behind_tls,
+    check,
+    check_csrf,
+    proxy_role,
+)
+from cdc_sync.console.passwords import MIN_LENGTH, hash_password, verify_password
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.outbound.pipeline import build_routes
 from cdc_sync.repair import destinations as destination_ops
@@ -43,6 +53,7 @@ from cdc_sync.repair.dead_letters import (
 )
 from cdc_sync.store import audit, inbox, operators
 from cdc_sync.store.conflicts import Keep, list_conflicts
+from cdc_sync.store.dead_letters import StoredLetter
 from cdc_sync.store.operators import Session
 
 HERE = Path(__file__).parent
@@ -100,25 +111,50 @@ class Pages:
         """A session (else the login page), the action's role, and for a form its CSRF token."""
 
         async def endpoint(request: Request) -> Response:
-            session = await asyncio.to_thread(
-                operators.session_of, self.c.engine, request.cookies.get(COOKIE)
-            )
+            if self.c.config.console.proxy_user_header:
+                return await self._behind_proxy(request, action, page, form)
+            token = request.cookies.get(COOKIE)
+            session = await asyncio.to_thread(operators.session_of, self.c.engine, token)
             if session is None:
                 if form:
                     return _render(request, "error.html", None, 403, message="log in first")
                 target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
                 return RedirectResponse(f"/console/login?next={target}", status_code=303)
-            try:
-                if form:
-                    check_csrf(session, (await request.form()).get("csrf"))
-                check(session, action)
-                return await page(request, session)
-            except Refused as exc:
-                return _render(request, "error.html", session, exc.status, message=str(exc))
-            except CdcSyncError as exc:
-                return _render(request, "error.html", session, 409, message=str(exc))
+            return await self._checked(request, session, action, page, form)
 
         return endpoint
+
+    async def _checked(
+        self, request: Request, session: Session, action: str, page: Page, form: bool
+    ) -> Response:
+        try:
+            if form:
+                check_csrf(session, (await request.form()).get("csrf"))
+            check(session, action)
+            return await page(request, session)
+        except Refused as exc:
+            return _render(request, "error.html", session, exc.status, message=str(exc))
+        except CdcSyncError as exc:
+            return _render(request, "error.html", session, 409, message=str(exc))
+
+    async def _behind_proxy(self, request: Request, action: str, page: Page, form: bool) -> Response:
+        """The proxy's user and groups decide; a session (for its CSRF token) opens on the first page."""
+        settings = self.c.config.console
+        name = request.headers.get(settings.proxy_user_header or "", "").strip()
+        role = proxy_role(request.headers.get(settings.proxy_groups_header), settings.proxy_roles)
+        if not name or role is None:
+            why = "the proxy named no user" if not name else f"{name} is in no group that has a console role"
+            return _render(request, "error.html", None, 401 if not name else 403, message=why)
+        token = request.cookies.get(COOKIE)
+        session = await asyncio.to_thread(operators.proxied_session, self.c.engine, token, name, role)
+        if session is not None:
+            return await self._checked(request, session, action, page, form)
+        if form:
+            return _render(request, "error.html", None, 403, message="no session yet: open a page first")
+        token = await asyncio.to_thread(operators.open_session, self.c.engine, name)
+        response = RedirectResponse(str(request.url), status_code=303)
+        response.set_cookie(COOKIE, token, **CookieSettings(behind_tls(request)).as_kwargs())  # type: ignore[arg-type]
+        return response
 
     # --- logging in and out
     async def login_form(self, request: Request) -> Response:
@@ -152,17 +188,21 @@ class Pages:
 
     async def dead_letters(self, request: Request, session: Session) -> Response:
         q = request.query_params
-        filters = {
-            "object": q.get("object", ""),
-            "destination": q.get("destination", ""),
-            "status": q.get("status", "open"),
-        }
-        letters = await asyncio.to_thread(
-            views.dead_letters, self.c.engine, filters["object"], filters["destination"], filters["status"]
+        wanted = views.LetterFilter(
+            q.get("object", ""),
+            q.get("destination", ""),
+            q.get("reason", ""),
+            q.get("since", ""),
+            q.get("status", "open"),
         )
-        return _render(
-            request, "dead_letters.html", session, letters=letters, filters=filters, query=urlencode(filters)
-        )
+        letters = await self._letters(wanted)
+        return _render(request, "dead_letters.html", session, letters=letters, filters=wanted)
+
+    async def _letters(self, wanted: views.LetterFilter) -> list[StoredLetter]:
+        try:
+            return await asyncio.to_thread(views.dead_letters, self.c.engine, wanted)
+        except ValueError as exc:  # a `since` that is no time
+            raise Refused(400, str(exc)) from None
 
     async def dead_letter(self, request: Request, session: Session) -> Response:
         pii = request.query_params.get("pii") == "1"
@@ -180,23 +220,25 @@ class Pages:
     async def retry(self, request: Request, session: Session) -> Response:
         """Retry one letter, the selected ones, or every open one of the filter: `dlq replay`."""
         form = await request.form()
-        ids = tuple(int(str(value)) for value in form.getlist("letter") if str(value).isdigit())
         every = form.get("all") == "1"
+        ids = () if every else tuple(int(str(v)) for v in form.getlist("letter") if str(v).isdigit())
         if not ids and not every:
             raise Refused(400, "select dead letters to retry, or retry all that match the filter")
         context = ReplayContext(
             self.c.engine, self.c.config, session.operator, self.c.topic_prefix, self.c.registry_url
         )
-        request_ = ReplayRequest(ids, every and not ids, str(form.get("destination") or "") or None)
+        wanted = views.LetterFilter(*(str(form.get(name) or "") for name in views.LetterFilter.FIELDS))
+        request_ = ReplayRequest(ids, every, wanted.destination or None)
         letters = await asyncio.to_thread(select_letters, context, request_)
-        if every and not ids and form.get("object"):
-            letters = [letter for letter in letters if letter.entity == form.get("object")]
+        if every:  # the open letters of the page's filter, in `dlq replay`'s order
+            matching = {
+                letter.id for letter in await asyncio.to_thread(views.dead_letters, self.c.engine, wanted)
+            }
+            letters = [letter for letter in letters if letter.id in matching]
         report = await replay(context, request_, letters) if letters else None
         counts = report.counts() if report else {}
         notice = ", ".join(f"{outcome} {n}" for outcome, n in counts.items()) or "nothing to retry"
-        return _back(
-            f"/dead-letters?{urlencode({'object': form.get('object') or '', 'status': 'all'})}", notice
-        )
+        return _back(f"/dead-letters?{urlencode({'object': wanted.entity, 'status': 'all'})}", notice)
 
     async def discard_letter(self, request: Request, session: Session) -> Response:
         form = await request.form()
@@ -300,6 +342,24 @@ class Pages:
             destinations_for(topic, self.c.topic_prefix, routes),
         )
 
+    async def operators(self, request: Request, session: Session) -> Response:
+        rows = await asyncio.to_thread(operators.list_operators, self.c.engine)
+        return _render(request, "operators.html", session, operators=rows, roles=ROLES)
+
+    async def set_operator(self, request: Request, session: Session) -> Response:
+        """`operators add`: a new operator, or a new password and role (their sessions end)."""
+        form = await request.form()
+        name, role, password = (str(form.get(key) or "").strip() for key in ("name", "role", "password"))
+        if not name or role not in ROLES:
+            raise Refused(400, f"give a name and one of the roles {', '.join(ROLES)}")
+        if len(password) < MIN_LENGTH:
+            raise Refused(400, f"the password needs at least {MIN_LENGTH} characters")
+        hashed = await asyncio.to_thread(hash_password, password)
+        new = await asyncio.to_thread(
+            operators.add_operator, self.c.engine, name, hashed, role, session.operator
+        )
+        return _back("/operators", f"operator {name} ({role}) {'added' if new else 'updated'}")
+
     async def timeline(self, request: Request, session: Session) -> Response:
         query = request.query_params.get("q", "")
         obj = await asyncio.to_thread(views.timeline_object, self.c.engine, query) if query else None
@@ -335,6 +395,8 @@ def create_console(console: Console) -> Starlette:
         Route("/inbox", g("read", pages.inbox), methods=["GET"]),
         Route("/inbox/replay", g("replay", pages.replay_inbox, form=True), methods=["POST"]),
         Route("/offsets", g("read", pages.offsets), methods=["GET"]),
+        Route("/operators", g("manage_operators", pages.operators), methods=["GET"]),
+        Route("/operators", g("manage_operators", pages.set_operator, form=True), methods=["POST"]),
         Route("/offsets/rewind", g("rewind", pages.rewind, form=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -3,14 +3,18 @@
 session's CSRF token on every form."""
 
 import hmac
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import get_args
 
 from starlette.requests import Request
 
+from cdc_sync.config import Role
 from cdc_sync.store.operators import Session
 
 COOKIE = "cdc_sync_console"
-ROLES = ("viewer", "operator", "admin")  # each may do what the ones before it may
+ROLES: tuple[Role, ...] = get_args(Role)  # each may do what the ones before it may
 # What each action needs; reading needs a session of any role.
 NEEDS = {
     "read": "viewer",
@@ -22,6 +26,7 @@ NEEDS = {
     "replay": "operator",
     "show_pii": "admin",
     "rewind": "admin",
+    "manage_operators": "admin",
 }
 
 
@@ -59,3 +64,9 @@ class CookieSettings:
 
     def as_kwargs(self) -> dict[str, object]:
         return {"httponly": True, "samesite": "strict", "secure": self.secure, "path": "/console"}
+
+
+def proxy_role(groups: str | None, roles: Mapping[str, Role]) -> Role | None:
+    """The highest role the proxy's groups header (comma- or space-separated) maps to, if any."""
+    mapped = [roles[group] for group in re.split(r"[,\s]+", groups or "") if group in roles]
+    return max(mapped, key=ROLES.index) if mapped else None

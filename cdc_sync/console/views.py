@@ -5,13 +5,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, select, text
 
 from cdc_sync.admin.consumer_groups import OffsetsReport
 from cdc_sync.admin.offsets import destinations_for
 from cdc_sync.config import AppConfig
+from cdc_sync.model.times import parse_instant
 from cdc_sync.observability.logs import REDACTOR
 from cdc_sync.outbound.pipeline import Route
 from cdc_sync.report.latency import DestinationSummary, Report, build_report
@@ -142,12 +143,30 @@ LETTER_STATUSES: dict[str, LetterStatus | None] = {
 }
 
 
-def dead_letters(engine: Engine, entity: str, destination: str, status: str) -> list[StoredLetter]:
-    """Letters of the filter (`dlq list`'s): an object, a destination, a status (default open)."""
-    query = LetterQuery(
-        destination=destination or None, status=LETTER_STATUSES.get(status, "open"), entity=entity or None
-    )
-    return list_letters(engine, query)
+@dataclass(frozen=True)
+class LetterFilter:
+    """The dead-letter page's filter (`dlq list`'s options): all optional but the status."""
+
+    entity: str = ""
+    destination: str = ""
+    reason: str = ""
+    since: str = ""  # ISO 8601 or a duration back from now (90m, 24h, 7d)
+    status: str = "open"
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("object", "destination", "reason", "since")  # the form's names
+
+    def query(self, now: datetime) -> LetterQuery:
+        return LetterQuery(
+            destination=self.destination or None,
+            reason=self.reason or None,
+            since=parse_instant(self.since, now) if self.since else None,
+            status=LETTER_STATUSES.get(self.status, "open"),
+            entity=self.entity or None,
+        )
+
+
+def dead_letters(engine: Engine, wanted: LetterFilter) -> list[StoredLetter]:
+    return list_letters(engine, wanted.query(datetime.now(UTC)))
 
 
 _CONTACT_BY_EMAIL = text("SELECT id FROM contacts WHERE lower(email) = lower(:e) ORDER BY id LIMIT 1")

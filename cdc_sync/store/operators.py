@@ -92,6 +92,19 @@ def session_of(engine: Engine, token: str | None) -> Session | None:
     return None if row is None else Session(row.operator, row.role, row.csrf)
 
 
+def proxied_session(engine: Engine, token: str | None, name: str, role: str) -> Session | None:
+    """The live session the token names if it is `name`'s (a user an OIDC proxy signed in, with
+    the role the proxy's groups give now); None otherwise."""
+    if not token:
+        return None
+    statement = select(console_sessions.c.operator, console_sessions.c.csrf).where(
+        console_sessions.c.token_hash == _digest(token), console_sessions.c.expires_at > datetime.now(UTC)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(statement).first()
+    return Session(name, role, row.csrf) if row is not None and row.operator == name else None
+
+
 def close_session(engine: Engine, token: str) -> None:
     with engine.begin() as conn:
         conn.execute(delete(console_sessions).where(console_sessions.c.token_hash == _digest(token)))

@@ -2,6 +2,7 @@
 real stack: `serve` answers /console. Screenshots of each page go to tests/artifacts/console/."""
 
 import subprocess
+import tomllib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import tomli_w
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
@@ -290,3 +292,60 @@ def test_offsets_are_shown_to_all_and_rewound_only_by_an_admin_with_the_impact_f
         (r["committed"] or 0) >= (committed.get((r["topic"], r["partition"])) or 0)
         for r in after["partitions"]
     )
+
+
+def test_an_admin_adds_an_operator_who_can_then_log_in(browser: Browser) -> None:
+    name = f"new-{tag()}"
+    PASSWORDS[name] = "a new password 42"
+    page = logged_in(browser, "ops-admin")
+    page.get_by_role("link", name="Operators").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_label("Password (at least 12 characters)").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Save operator").click()
+    expect(page.get_by_role("status")).to_contain_text(f"operator {name} (viewer) added")
+    expect(logged_in(browser, name).get_by_text(f"{name} (viewer)")).to_be_visible()
+    operator_client, csrf = session_client("ops-operator")
+    form = {"csrf": csrf, "name": "intruder", "role": "admin", "password": "x" * 20}
+    assert operator_client.post("/operators", data=form).status_code == 403
+
+
+@pytest.fixture
+def proxied_console(runner: Runner, tmp_path: Path) -> Iterator[str]:
+    """`cdc-sync console` configured to trust an OIDC proxy's headers, on its own port."""
+    config = tomllib.loads(runner.config.read_text())
+    config["console"] = {
+        "proxy_user_header": "X-Forwarded-Email",
+        "proxy_roles": {"cdc-operators": "operator", "cdc-viewers": "viewer"},
+    }
+    path = tmp_path / "proxied.toml"
+    path.write_text(tomli_w.dumps(config))
+    base = "http://127.0.0.1:8011/console"
+    console = Process(
+        ["--config", str(path), "console", "--port", "8011"], tmp_path / "console.log", f"{base}/login"
+    )
+    console.start()
+    try:
+        yield base
+    finally:
+        console.stop()
+
+
+def test_behind_an_oidc_proxy_its_user_and_groups_decide(proxied_console: str) -> None:
+    def as_user(email: str | None, groups: str) -> httpx.Client:
+        headers = {"X-Forwarded-Groups": groups, **({"X-Forwarded-Email": email} if email else {})}
+        return httpx.Client(base_url=proxied_console, headers=headers, follow_redirects=True, timeout=30)
+
+    assert as_user(None, "cdc-operators").get("/").status_code == 401
+    assert as_user("eve@example.com", "finance").get("/").status_code == 403
+    viewer = as_user("vic@example.com", "finance,cdc-viewers")
+    page = viewer.get("/")
+    assert page.status_code == 200 and "vic@example.com (viewer)" in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    refused = viewer.post("/dead-letters/retry", data={"letter": "1", "csrf": csrf})
+    assert refused.status_code == 403 and "needs operator" in refused.text
+    # The same cookie with another user in the header is not that user's session.
+    viewer.headers["X-Forwarded-Email"] = "olga@example.com"
+    viewer.headers["X-Forwarded-Groups"] = "cdc-operators"
+    assert viewer.post("/dead-letters/retry", data={"letter": "1", "csrf": csrf}).status_code == 403
+    assert "olga@example.com (operator)" in viewer.get("/").text

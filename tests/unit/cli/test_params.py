@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import click
 import pytest
 
-from cdc_sync.cli.params import INSTANT, parse_duration, parse_instant
+from cdc_sync.cli.params import INSTANT
+from cdc_sync.model.times import parse_duration, parse_instant
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

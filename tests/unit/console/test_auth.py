@@ -2,7 +2,7 @@
 
 import pytest
 
-from cdc_sync.console.auth import NEEDS, ROLES, Refused, allows, check, check_csrf
+from cdc_sync.console.auth import NEEDS, ROLES, Refused, allows, check, check_csrf, proxy_role
 from cdc_sync.console.passwords import hash_password, verify_password
 from cdc_sync.console.views import shown
 from cdc_sync.store.operators import Session
@@ -48,3 +48,11 @@ def test_pages_mask_personal_data_unless_asked() -> None:
     masked = shown(payload, pii=False)
     assert "ann.lee@example.com" not in masked and "1234567" not in masked
     assert "ann.lee@example.com" in shown(payload, pii=True)
+
+
+def test_the_proxys_groups_give_the_highest_role_they_map_to() -> None:
+    roles = {"cdc-viewers": "viewer", "cdc-admins": "admin", "cdc-operators": "operator"}
+    assert proxy_role("cdc-viewers,cdc-operators", roles) == "operator"  # type: ignore[arg-type]
+    assert proxy_role("cdc-admins cdc-viewers", roles) == "admin"  # type: ignore[arg-type]
+    assert proxy_role("finance, marketing", roles) is None  # type: ignore[arg-type]
+    assert proxy_role(None, roles) is None  # type: ignore[arg-type]
