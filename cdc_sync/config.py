@@ -58,6 +58,18 @@ class ServerConfig(Frozen):
     keep_alive_s: int = Field(default=75, gt=0)
 
 
+class RetentionConfig(Frozen):
+    """How long cdc-sync keeps its own records, in days (unset: kept for ever). Pruned by
+    `cdc-sync prune` and, with `interval_s`, inside `cdc-sync run`, `batch` rows a statement."""
+
+    ledger_days: float | None = Field(default=None, gt=0)  # delivery attempts
+    inbox_days: float | None = Field(default=None, gt=0)  # finished events; waiting ones are kept
+    dead_letters_days: float | None = Field(default=None, gt=0)  # after their resolution; open ones kept
+    audit_days: float | None = Field(default=None, gt=0)
+    interval_s: float | None = Field(default=None, gt=0)
+    batch: int = Field(default=10_000, ge=1)
+
+
 Role = Literal["viewer", "operator", "admin"]  # the console's roles, each allowed what those before it are
 
 
@@ -87,6 +99,7 @@ class AppConfig(Frozen):
     notifications: NotificationConfig = NotificationConfig()
     consumer: ConsumerConfig = ConsumerConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    retention: RetentionConfig = RetentionConfig()
     contracts_dir: Path = Path("schemas")
 
     def require_destinations(self, names: Iterable[str]) -> None:

@@ -19,6 +19,7 @@ from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
 from cdc_sync.cli.reconcile import reconcile
 from cdc_sync.cli.report import report
+from cdc_sync.cli.retention import prune_command
 from cdc_sync.cli.sandbox import sandbox
 from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.observability.logs import REDACTOR, configure_logging, wants_json
@@ -62,6 +63,7 @@ for command in (
     backfill,
     console,
     operators,
+    prune_command,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)

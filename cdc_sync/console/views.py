@@ -16,9 +16,8 @@ from cdc_sync.model.times import parse_instant
 from cdc_sync.observability.logs import REDACTOR
 from cdc_sync.outbound.pipeline import Route
 from cdc_sync.report.latency import DestinationSummary, Report, build_report
-from cdc_sync.store import destinations
+from cdc_sync.store import conflicts, destinations
 from cdc_sync.store.audit import AuditQuery, audit_trail
-from cdc_sync.store.conflicts import list_conflicts
 from cdc_sync.store.dead_letters import LetterQuery, LetterStatus, StoredLetter, list_letters
 from cdc_sync.store.destinations import DestinationStatus
 from cdc_sync.store.health import DeadLetterDepth, open_dead_letters
@@ -77,7 +76,7 @@ def overview(engine: Engine, config: AppConfig, lag: Mapping[str, int | None]) -
         for status in destinations.statuses(engine, names)
     ]
     alerted = _recent_alerts(engine)
-    return Overview(rows, len(list_conflicts(engine, "open", 1000)), alerted, _banners(rows, alerted))
+    return Overview(rows, conflicts.open_count(engine), alerted, _banners(rows, alerted))
 
 
 def _row(

@@ -14,6 +14,7 @@ DELIVERIES = Counter(
 API_ERRORS = Counter(
     "cdc_sync_api_errors_total", "Vendor API errors by status class", ["destination", "status_class"]
 )
+ROWS_PRUNED = Counter("cdc_sync_rows_pruned_total", "Rows removed by the retention rules", ["table"])
 RETRIES = Counter("cdc_sync_retries_total", "Retried delivery attempts", ["destination"])
 RETRIED_DELIVERIES = Counter(
     "cdc_sync_retried_deliveries_total",

@@ -35,6 +35,7 @@ from cdc_sync.outbound.offsets import PartitionProgress
 from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.poison import poison_letter
+from cdc_sync.repair.retention import prune_forever
 from cdc_sync.store.crm import fetch_lookups
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
 from cdc_sync.store.destinations import FOLLOW_S
@@ -91,6 +92,7 @@ class OutboundRunner:
             asyncio.create_task(self._every(0.2, self._flush_ledger)),
             asyncio.create_task(self._every(FOLLOW_S, self._sync_states)),
             asyncio.create_task(self._every(REFRESH_S, self._refresh_state_gauges)),
+            asyncio.create_task(prune_forever(self._p.engine, self._p.config.retention, stop)),
         ]
         if self._p.source_health is not None:
             chores.append(asyncio.create_task(self._every(SOURCE_REFRESH_S, self._refresh_source_health)))

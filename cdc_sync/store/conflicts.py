@@ -7,13 +7,14 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import entity_name
 from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.writes import key_column
 from cdc_sync.store.audit import audit_in
 from cdc_sync.store.tables import conflicts
 
 Keep = Literal["crm", "vendor"]
 CRM_CORRECTION = "crm_correction"  # a conflict's kind: a CRM correction the vendor refused
 # Conflicts name CRM tables and columns; only these may be written back on resolution.
-_KEYS = {"tickets": "id", "contacts": "id", "opportunities": "id", "subscriptions": "contact_id"}
+_KEYS = {table: key_column(table) for table in ("tickets", "contacts", "opportunities", "subscriptions")}
 
 
 def list_conflicts(engine: Engine, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
@@ -22,6 +23,12 @@ def list_conflicts(engine: Engine, status: str | None = "open", limit: int = 100
         statement = statement.where(conflicts.c.status == status)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(statement)]
+
+
+def open_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        statement = select(func.count()).select_from(conflicts).where(conflicts.c.status == "open")
+        return int(conn.execute(statement).scalar_one())
 
 
 def get_conflict(engine: Engine, conflict_id: int) -> dict[str, Any]:
