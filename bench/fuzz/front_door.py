@@ -139,7 +139,7 @@ def front_door(engine: Engine, sources: Mapping[str, SourceConfig], logs: LogCap
     """The app as `cdc-sync serve` builds it, over the real inbox."""
     alerts: list[tuple[str, str]] = []
 
-    async def on_rejected(source: str, reason: str) -> None:
+    async def on_rejected(source: str, kind: str, reason: str) -> None:
         alerts.append((source, reason))
 
     async def ready() -> bool:

@@ -9,7 +9,7 @@ refuses with a known exception, and `LastResort` turns anything unforeseen into 
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from fastapi import FastAPI
@@ -42,12 +42,14 @@ Outcome = Literal[
     "too_large",
     "unsupported_media_type",
     "invalid_signature",
+    "forbidden",
     "malformed",
     "invalid",
     "disconnected",
     "unavailable",
 ]
 Stored = Literal["accepted", "duplicate"]
+Admission = Callable[[InboundEvent], str | None]
 
 REFUSALS: dict[Outcome, tuple[int, str]] = {
     "unknown_source": (404, "unknown source"),
@@ -55,6 +57,7 @@ REFUSALS: dict[Outcome, tuple[int, str]] = {
     "too_large": (413, "payload too large"),
     "unsupported_media_type": (415, "unsupported media type"),
     "invalid_signature": (401, "invalid signature"),
+    "forbidden": (403, "forbidden"),
     "malformed": (400, "malformed payload"),
     "invalid": (422, "invalid payload"),
     "disconnected": (400, "client disconnected"),
@@ -63,6 +66,12 @@ REFUSALS: dict[Outcome, tuple[int, str]] = {
 REFUSAL_HEADERS: dict[Outcome, dict[str, str]] = {
     "method_not_allowed": {"Allow": "POST"},
     "unavailable": {"Retry-After": str(RETRY_AFTER_S)},
+}
+# Refusals that raise an alert, and its kind: a forged request, or a signed one for an account
+# that is not ours.
+REJECTION_ALERTS: dict[Outcome, str] = {
+    "invalid_signature": "webhook_signature",
+    "forbidden": "webhook_forbidden",
 }
 # Reasons a vendor may read; an internal failure's own message stays in our log.
 PUBLIC_DETAILS: dict[Outcome, str] = {"unavailable": "cannot store events right now; retry later"}
@@ -135,9 +144,11 @@ class FrontDoor:
     sources: Mapping[str, SourceConfig]
     verifiers: Mapping[str, Verifier]
     inbox: Inbox
-    on_rejected: Callable[[str, str], Awaitable[None]]
+    on_rejected: Callable[[str, str, str], Awaitable[None]]  # (source, alert kind, reason)
     ready: Callable[[], Awaitable[bool]]
     clock: Callable[[], float]
+    # Per source: why a well-signed event is still not taken (another vendor account's), or None.
+    admissions: Mapping[str, Admission] = field(default_factory=dict)
 
     def _config(self, source: str) -> SourceConfig:
         if source not in self.sources:
@@ -152,6 +163,9 @@ class FrontDoor:
         body = await _read_capped(request, config.max_body_bytes)
         self.verifiers[source].verify(request.headers, body, request.query_params, self.clock())
         event = parse(source, content_type, body)
+        refusal = self.admissions[source](event) if source in self.admissions else None
+        if refusal is not None:
+            raise Refused("forbidden", refusal)
         stored: Stored = "accepted" if await self.inbox.put(event) else "duplicate"
         WEBHOOKS.labels(source, stored).inc()
         return JSONResponse(Receipt(status=stored, event_id=event.event_id).model_dump())
@@ -169,18 +183,19 @@ class FrontDoor:
         if source in self.sources:
             WEBHOOKS.labels(source, outcome).inc()
         if outcome == "invalid_signature":
-            await self._signature_failed(source, str(exc))
+            WEBHOOK_SIGNATURE_FAILURES.labels(source).inc()
+        if outcome in REJECTION_ALERTS:
+            await self._alerted(source, REJECTION_ALERTS[outcome], str(exc))
         if outcome in PUBLIC_DETAILS:
             logger.warning("webhook %s refused as %s: %s", source, outcome, exc)
         status, error = REFUSALS[outcome]
         body = Problem(error=error, detail=PUBLIC_DETAILS.get(outcome, str(exc)))
         return JSONResponse(body.model_dump(), status_code=status, headers=REFUSAL_HEADERS.get(outcome))
 
-    async def _signature_failed(self, source: str, reason: str) -> None:
-        WEBHOOK_SIGNATURE_FAILURES.labels(source).inc()
+    async def _alerted(self, source: str, kind: str, reason: str) -> None:
         try:
-            await self.on_rejected(source, reason)
-        except Exception:  # a failing alert sink must not turn the 401 into a 5xx
+            await self.on_rejected(source, kind, reason)
+        except Exception:  # a failing alert sink must not turn the refusal into a 5xx
             logger.exception("alerting on a refused %s webhook failed", source)
 
     async def readyz(self) -> Response:
@@ -279,9 +294,10 @@ def create_app(
     sources: Mapping[str, SourceConfig],
     inbox: Inbox,
     *,
-    on_rejected: Callable[[str, str], Awaitable[None]],
+    on_rejected: Callable[[str, str, str], Awaitable[None]],
     ready: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.time,
+    admissions: Mapping[str, Admission] | None = None,
 ) -> FastAPI:
     """The webhook app. Reads every source's secrets now: ConfigError if one has none or no parser."""
     unparsed = sorted(set(sources) - set(FORMATS))
@@ -289,7 +305,7 @@ def create_app(
         raise ConfigError(f"no payload format for webhook sources {unparsed}; known: {sorted(FORMATS)}")
     sources = _served(sources)
     verifiers = {name: build_verifier(config) for name, config in sources.items()}
-    door = FrontDoor(sources, verifiers, inbox, on_rejected, ready, clock)
+    door = FrontDoor(sources, verifiers, inbox, on_rejected, ready, clock, dict(admissions or {}))
     # No redirect for a trailing slash: a vendor's POST would follow a 307 nowhere useful.
     app = FastAPI(title="cdc-sync inbound webhooks", version="1", redirect_slashes=False)
     app.add_middleware(LastResort)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.config import AppConfig
 from cdc_sync.console.app import Console, create_console
-from cdc_sync.inbound.app import create_app
+from cdc_sync.inbound.app import Admission, create_app
 from cdc_sync.inbound.batcher import InboxBatcher, new_per_event
 from cdc_sync.inbound.live import LiveHub, add_live_events
 from cdc_sync.inbound.writer import Writer
@@ -21,7 +21,7 @@ from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability import metrics
 from cdc_sync.observability.state_gauges import StateGauges, refresh_forever
 from cdc_sync.store import alerts, inbox, live
-from cdc_sync.vendors.registry import CHANNELS
+from cdc_sync.vendors.registry import ADMISSIONS, CHANNELS
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,21 @@ def build_writer(engine: Engine, config: AppConfig) -> Writer:
     return Writer(engine, systems, config.authority, wakeup=partial(inbox.wake_on_insert, engine))
 
 
+def admissions(config: AppConfig) -> dict[str, Admission]:
+    """Per served source, its vendor's check that a signed event is for an account of ours."""
+    return {name: ADMISSIONS[name](config.destinations) for name in config.sources if name in ADMISSIONS}
+
+
 def build_app(
     engine: Engine, config: AppConfig, events_token: str | None = None, console: Console | None = None
 ) -> FastAPI:
     """The webhook app; with live events (`GET /events/{channel}`) behind `events_token`, and the
     operator console at `/console` when given."""
 
-    async def on_rejected(source: str, reason: str) -> None:
+    async def on_rejected(source: str, kind: str, reason: str) -> None:
         message = f"webhook from {source} rejected: {reason}"
-        await asyncio.to_thread(alerts.record_alert, engine, "warning", "webhook_signature", message, source)
-        metrics.ALERTS.labels("warning", "webhook_signature").inc()
+        await asyncio.to_thread(alerts.record_repeated_alert, engine, "warning", kind, message, source)
+        metrics.ALERTS.labels("warning", kind).inc()
 
     async def ready() -> bool:
         def ping() -> bool:
@@ -63,7 +68,9 @@ def build_app(
         return await asyncio.to_thread(ping)
 
     batcher = InboxBatcher(StoreInbox(engine).put_many)
-    app = create_app(config.sources, batcher, on_rejected=on_rejected, ready=ready)
+    app = create_app(
+        config.sources, batcher, on_rejected=on_rejected, ready=ready, admissions=admissions(config)
+    )
     for source in config.sources:  # at 0 from the start, so the first forged request is an increase
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)
     hub = LiveHub(CHANNELS)

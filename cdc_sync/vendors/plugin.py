@@ -120,12 +120,18 @@ Handler = Callable[[WriteScope], Applied]
 """One kind of vendor event → what it does to the CRM, decided into `scope.plan` (pure)."""
 
 
+AdmissionFactory = Callable[[Mapping[str, DestinationConfig]], Callable[[InboundEvent], str | None]]
+"""(the configured destinations) → why a well-signed event of the source is not ours, or None."""
+
+
 @dataclass(frozen=True)
 class WebhookSource:
-    """One way the vendor calls us, at `/webhooks/<name>`: its default config and its payload."""
+    """One way the vendor calls us, at `/webhooks/<name>`: its default config and its payload,
+    and optionally the check that an event is for an account of ours (403 and an alert if not)."""
 
     config: SourceConfig
     payload: PayloadFormat[Any]
+    admission: AdmissionFactory | None = None
 
 
 def _no_batches(config: DestinationConfig) -> BatchApi | None:

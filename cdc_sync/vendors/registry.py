@@ -15,7 +15,15 @@ from cdc_sync.model.config import CORE_OWNERS, DestinationConfig, SourceConfig
 from cdc_sync.vendors.callcenter import plugin as callcenter_plugin
 from cdc_sync.vendors.erp import plugin as erp_plugin
 from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
-from cdc_sync.vendors.plugin import Backfill, Credentials, Handler, SandboxApp, Vendor, WebhookSource
+from cdc_sync.vendors.plugin import (
+    AdmissionFactory,
+    Backfill,
+    Credentials,
+    Handler,
+    SandboxApp,
+    Vendor,
+    WebhookSource,
+)
 from cdc_sync.vendors.webhook import plugin as webhook_plugin
 from cdc_sync.vendors.zendesk import plugin as zendesk_plugin
 
@@ -39,6 +47,10 @@ SANDBOXES: dict[str, SandboxApp] = {
 # Inbound: webhook sources by name, event kinds → handlers, signing schemes, the systems that own data.
 SOURCES: dict[str, WebhookSource] = {
     name: source for vendor in VENDORS.values() for name, source in vendor.sources.items()
+}
+# Sources whose events are checked to be for an account of ours (the vendor's own rule).
+ADMISSIONS: dict[str, AdmissionFactory] = {
+    name: source.admission for name, source in SOURCES.items() if source.admission is not None
 }
 DEFAULT_SOURCES: dict[str, SourceConfig] = {name: source.config for name, source in SOURCES.items()}
 HANDLERS: dict[str, Handler] = {

@@ -280,7 +280,10 @@ def test_forged_stale_oversized_and_malformed_requests_write_nothing(state: Engi
         with state.connect() as conn:
             return int(
                 conn.execute(
-                    text("SELECT count(*) FROM cdc_sync.alerts WHERE kind = 'webhook_signature'")
+                    text(
+                        "SELECT coalesce(sum(coalesce((details->>'count')::int, 1)), 0) "
+                        "FROM cdc_sync.alerts WHERE kind = 'webhook_signature'"
+                    )
                 ).scalar_one()
             )
 
@@ -311,7 +314,41 @@ def test_forged_stale_oversized_and_malformed_requests_write_nothing(state: Engi
     wrong_type = httpx.post(f"{WEBHOOKS}/erp", content=b"a=b", headers={"content-type": "text/plain"})
     assert wrong_type.status_code == 415
     assert inbox_size() == before
-    assert signature_alerts() >= alerts_before + 2
+    assert signature_alerts() >= alerts_before + 2  # occurrences; one row a minute per source
+
+
+def test_a_flood_of_forged_webhooks_is_one_alert_row_a_minute_with_its_count(
+    state: Engine, inbound: Process
+) -> None:
+    source = "helpdesk-csat"  # a source no other test forges requests to
+
+    def rows() -> list[tuple[int, Any]]:
+        with state.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT id, details FROM cdc_sync.alerts WHERE kind = 'webhook_signature' "
+                    "AND destination = :s ORDER BY id"
+                ),
+                {"s": source},
+            )
+            return [(int(row[0]), row[1]) for row in found]
+
+    before = rows()
+    for n in range(5):
+        forged = httpx.post(
+            f"{WEBHOOKS}/{source}",
+            content=json.dumps({"id": f"forged-{n}"}).encode(),
+            headers={"content-type": "application/json", "x-zendesk-webhook-signature": "AAAA"},
+        )
+        assert forged.status_code == 401
+    after = rows()
+
+    def total(found: list[tuple[int, Any]]) -> int:
+        return sum(int((details or {}).get("count", 1)) for _, details in found)
+
+    assert total(after) - total(before) == 5  # every forged request counted
+    # One row a minute: the five land in the minute's row (two if they straddle its end), not five.
+    assert len(after) - len(before) <= 2
 
 
 def test_a_crm_edit_racing_a_vendor_edit_becomes_a_conflict_then_resolves(
@@ -740,3 +777,23 @@ def test_an_unmatched_event_is_listed_and_replayed_once_its_contact_exists(
         "AND details->'ids' @> CAST(:i AS jsonb)"
     )
     assert one(state, audit, i=f"[{inbox_id}]")[0] == 1
+
+
+def test_a_list_webhook_for_an_audience_we_do_not_sync_is_403_and_writes_nothing(
+    state: Engine, inbound: Process
+) -> None:
+    email = f"other-list-{tag()}@example.com"
+    event = list_event("unsubscribe", email, datetime.now(UTC))
+    event["data"]["list_id"] = "someone-elses-audience"
+    answer = emit("marketing", "marketing-lists", event, query=f"?secret={LIST_SECRET}")
+    assert answer["status"] == 403 and "someone-elses-audience" in answer["body"]
+    with state.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM cdc_sync.inbox WHERE source = 'marketing-lists' AND entity = :e"),
+            {"e": f"email:{email}"},
+        ).scalar_one()
+        alerted = conn.execute(
+            text("SELECT count(*) FROM cdc_sync.alerts WHERE kind = 'webhook_forbidden' AND message LIKE :m"),
+            {"m": "%someone-elses-audience%"},
+        ).scalar_one()
+    assert (stored, alerted >= 1) == (0, True)

@@ -2,16 +2,19 @@
 what is younger stays, and so do events still waiting and open dead letters."""
 
 import json
+import signal
 import subprocess
 import tomllib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 from sqlalchemy import Engine, text
 
-from tests.integration.outbound_fixtures import CLI, ROOT
+from tests.integration.outbound_fixtures import CLI, ROOT, Process
 
 OLD, YOUNG = "40 days", "1 day"
 
@@ -78,28 +81,39 @@ def left(state: Engine, run: str) -> dict[str, list[str]]:
         }
 
 
+@contextmanager
+def writer_stopped(writer: Process) -> Iterator[None]:
+    """The session's writer frozen (SIGSTOP): it would apply the seeded pending event meanwhile."""
+    assert writer.process is not None
+    writer.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        writer.process.send_signal(signal.SIGCONT)
+
+
 def test_prune_removes_only_what_is_older_than_the_limits_and_not_waiting(
-    state: Engine, tmp_path: Path
+    state: Engine, inbound: Process, tmp_path: Path
 ) -> None:
     config = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())
     config["retention"] = {"ledger_days": 30, "inbox_days": 30, "dead_letters_days": 30, "audit_days": 30}
     path = tmp_path / "retention.toml"
     path.write_text(tomli_w.dumps(config))
     run = f"prune-{uuid.uuid4().hex[:8]}"
-    seed(state, run)
-    before = left(state, run)
-
-    counted = prune(path, "--dry-run")
-    assert counted["dry_run"] and all(counted["removed"][table] >= 1 for table in before)
-    assert left(state, run) == before  # a dry run removes nothing
-    removed = prune(path)
+    with writer_stopped(inbound):
+        seed(state, run)
+        before = left(state, run)
+        counted = prune(path, "--dry-run")
+        assert counted["dry_run"] and all(counted["removed"][table] >= 1 for table in before)
+        assert left(state, run) == before  # a dry run removes nothing
+        removed = prune(path)
+        kept = left(state, run)
 
     assert set(removed["removed"]) == set(before) and all(n >= 1 for n in removed["removed"].values())
-    assert left(state, run) == {
+    waiting_or_young = ((OLD, "pending"), (OLD, "unmatched"), (YOUNG, "done"))
+    assert kept == {
         "deliveries": [f"{run}-{YOUNG}"],
-        "inbox": sorted(
-            f"{run}-{status}-{age}" for age, status in ((OLD, "pending"), (OLD, "unmatched"), (YOUNG, "done"))
-        ),
+        "inbox": sorted(f"{run}-{status}-{age}" for age, status in waiting_or_young),
         "dead_letters": ["discarded-1 day", "open-never"],
         "audit_log": ["test.1_day"],
     }

@@ -15,7 +15,7 @@ from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 from cdc_sync.vendors.mailchimp.reader import open_members
 from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
 from cdc_sync.vendors.mailchimp.sandbox import MailchimpSandboxSettings, create_mailchimp_app
-from cdc_sync.vendors.mailchimp.webhooks import ENGAGEMENT_FORMAT, LIST_FORMAT
+from cdc_sync.vendors.mailchimp.webhooks import ENGAGEMENT_FORMAT, LIST_FORMAT, our_lists
 from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 
 
@@ -58,7 +58,9 @@ VENDOR = Vendor(
             ENGAGEMENT_FORMAT,
         ),
         "marketing-lists": WebhookSource(
-            SourceConfig.rotating("url_secret", "marketing", "CDC_SYNC_MARKETING_LIST_SECRET"), LIST_FORMAT
+            SourceConfig.rotating("url_secret", "marketing", "CDC_SYNC_MARKETING_LIST_SECRET"),
+            LIST_FORMAT,
+            admission=our_lists,
         ),
     },
     handlers=HANDLERS,

@@ -2,13 +2,16 @@
 Mailchimp's list webhooks (`/webhooks/marketing-lists`, form-encoded, no event id)."""
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from pydantic import Field, JsonValue, TypeAdapter, model_validator
 
 from cdc_sync.inbound.payloads import Email, NaiveUtc, PayloadFormat, VendorModel
 from cdc_sync.mapping.normalize import email_key
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.inbound import Id, InboundEvent, Instant
+from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 
 
 # --- signed engagement events
@@ -85,3 +88,19 @@ def list_event(source: str, hook: MailchimpListEvent) -> InboundEvent:
 
 ENGAGEMENT_FORMAT = PayloadFormat("application/json", TypeAdapter(EmailEngagement), _engagement_event)
 LIST_FORMAT = PayloadFormat("application/x-www-form-urlencoded", TypeAdapter(MailchimpListEvent), list_event)
+
+
+def our_lists(destinations: Mapping[str, DestinationConfig]) -> Callable[[InboundEvent], str | None]:
+    """A list webhook must name an audience a mailchimp destination syncs: the URL secret alone
+    must not let whoever holds it set consent for another list of the account."""
+    lists = {
+        list_id
+        for destination in destinations.values()
+        if destination.kind == "mailchimp" and (list_id := MailchimpOptions.of(destination).list_id)
+    }
+
+    def admit(event: InboundEvent) -> str | None:
+        named = event.data.get("list_id")
+        return None if named in lists else f"list {named!r} is not an audience cdc-sync syncs"
+
+    return admit

@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from starlette.types import Message
 
 from cdc_sync.errors import ConfigError, StackUnavailable
-from cdc_sync.inbound.app import create_app
+from cdc_sync.inbound.app import Admission, create_app
 from cdc_sync.inbound.sources import DEFAULT_SOURCES, SourceConfig
+from cdc_sync.model.config import DestinationConfig
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.signing import signed_headers
+from cdc_sync.vendors.mailchimp.webhooks import our_lists
 from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +39,7 @@ JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 MAX_BODY = DEFAULT_SOURCES["erp"].max_body_bytes
 # Never 500; 503 only when the inbox is down, which these requests never meet.
 REFUSED_OR_ACCEPTED = {200, 400, 401, 404, 405, 413, 415, 422}
-Alert = Callable[[str, str], Awaitable[None]]
+Alert = Callable[[str, str, str], Awaitable[None]]
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,10 @@ class Door:
 
     inbox: MemoryInbox = field(default_factory=MemoryInbox)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    alert_kinds: list[str] = field(default_factory=list)
     ready: bool | Exception = True
     alert: Alert | None = None
+    admissions: dict[str, Admission] = field(default_factory=dict)
     app: FastAPI = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,10 +83,12 @@ class Door:
                 on_rejected=self.alert or self.record,
                 ready=self.is_ready,
                 clock=now,
+                admissions=self.admissions,
             )
 
-    async def record(self, source: str, reason: str) -> None:
+    async def record(self, source: str, kind: str, reason: str) -> None:
         self.rejected.append((source, reason))
+        self.alert_kinds.append(kind)
 
     async def is_ready(self) -> bool:
         if isinstance(self.ready, Exception):
@@ -220,6 +226,29 @@ async def test_a_mailchimp_list_event_is_accepted_with_the_url_secret(door: Door
     assert (unsigned.status_code, unsigned.json()["detail"]) == (401, "missing secret query parameter")
 
 
+async def test_a_list_event_for_an_audience_we_do_not_sync_is_403_alerted_and_not_stored() -> None:
+    marketing = DestinationConfig(
+        kind="mailchimp",
+        system="marketing",
+        base_url="http://vendor",
+        list_id="L1",
+        credential_env="KEY",
+        tables=("public.contacts",),
+    )
+    ours = our_lists({"marketing": marketing})
+    door = Door(admissions={"marketing-lists": ours})
+    other = LIST_FORM.replace(b"L1", b"L2")
+    async with door.client() as client:
+        refused = await post_signed(client, "marketing-lists", other, content_type=FORM)
+        taken = await post_signed(client, "marketing-lists", LIST_FORM, content_type=FORM)
+    assert (refused.status_code, refused.json()["detail"]) == (
+        403,
+        "list 'L2' is not an audience cdc-sync syncs",
+    )
+    assert taken.status_code == 200 and [e.data["list_id"] for e in door.inbox.events.values()] == ["L1"]
+    assert door.alert_kinds == ["webhook_forbidden"]
+
+
 @pytest.mark.parametrize(("source", "sent_at"), [("erp", NOW - 901), ("helpdesk", NOW + 901)])
 async def test_a_stale_signature_is_refused(door: Door, source: str, sent_at: float) -> None:
     body = erp_body() if source == "erp" else helpdesk_body()
@@ -248,7 +277,7 @@ async def test_a_forged_event_is_refused_counted_and_reported(door: Door) -> Non
 
 
 async def test_a_failing_alert_sink_does_not_change_the_401() -> None:
-    async def broken(source: str, reason: str) -> None:
+    async def broken(source: str, kind: str, reason: str) -> None:
         raise RuntimeError("notifier down")
 
     async with Door(alert=broken).client() as client:
@@ -367,7 +396,7 @@ async def test_the_openapi_document_lists_every_answer_of_the_webhook_route(door
 
 
 def test_sources_without_a_parser_or_a_secret_fail_at_start_up() -> None:
-    async def ignore(source: str, reason: str) -> None: ...
+    async def ignore(source: str, kind: str, reason: str) -> None: ...
 
     async def ready() -> bool:
         return True

@@ -185,7 +185,7 @@ async def test_the_app_answers_a_failed_batch_with_503_and_retry_after(
     async def ready() -> bool:
         return True
 
-    async def alert(source: str, reason: str) -> None:
+    async def alert(source: str, kind: str, reason: str) -> None:
         return None
 
     app = create_app(DEFAULT_SOURCES, batcher, on_rejected=alert, ready=ready)
