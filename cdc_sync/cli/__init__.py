@@ -33,12 +33,13 @@ from cdc_sync.vendors.registry import VENDORS
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 @click.option("--log-json", is_flag=True, help="Log JSON lines (also CDC_SYNC_LOG_FORMAT=json).")
+@click.option("--show-pii", is_flag=True, help="Print e-mails and phone numbers unmasked (audited).")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, verbose: bool, log_json: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, verbose: bool, log_json: bool, show_pii: bool) -> None:
     """Change-data-capture sync between the CRM's PostgreSQL and vendor APIs."""
     # Secrets are redacted and personal data masked in every line (cdc_sync.observability.logs).
     configure_logging(logging.INFO if verbose else logging.WARNING, wants_json(log_json, os.environ))
-    ctx.ensure_object(dict)["config"] = config
+    ctx.ensure_object(dict).update(config=config, show_pii=show_pii)
 
 
 for command in (

@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from cdc_sync.config import AppConfig, load_config
 from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
-from cdc_sync.observability.logs import register_secrets, secret_fields
+from cdc_sync.observability.logs import REDACTOR, register_secrets, secret_fields
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
+from cdc_sync.store.audit import audit
 from cdc_sync.store.migrate import migrate
 
 
@@ -78,7 +79,17 @@ def actor() -> str:
 
 
 def emit(data: Any, as_json: bool, lines: list[str]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else "\n".join(lines))
+    """A command's output: personal data (e-mails, phone numbers) masked, as in the logs, unless
+    the operator passed `--show-pii` (then audited, once per command, as `cli.show_pii`)."""
+    text = json.dumps(data, indent=2, default=str) if as_json else "\n".join(lines)
+    ctx = click.get_current_context()
+    state = ctx.ensure_object(dict)
+    if not state.get("show_pii"):
+        text = REDACTOR.redact(text)
+    elif not state.get("pii_audited"):
+        state["pii_audited"] = True
+        audit(state_engine_of(ctx), actor(), "cli.show_pii", None, None, None, {"command": ctx.command_path})
+    click.echo(text)
 
 
 def serve_metrics(port: int, hint: str) -> None:

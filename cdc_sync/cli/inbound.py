@@ -1,7 +1,6 @@
 """`cdc-sync serve`, `cdc-sync writer`, `cdc-sync conflicts ...`."""
 
 import asyncio
-import json
 import signal
 from typing import get_args
 
@@ -105,7 +104,7 @@ def conflicts_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @click.pass_context
 def conflicts_show(ctx: click.Context, conflict_id: int) -> None:
     """One conflict with both values and why it was not applied."""
-    click.echo(json.dumps(get_conflict(state_engine_of(ctx), conflict_id), indent=2, default=str))
+    emit(get_conflict(state_engine_of(ctx), conflict_id), True, [])
 
 
 @conflicts.command("resolve")
@@ -147,7 +146,7 @@ def merges_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @click.pass_context
 def merges_show(ctx: click.Context, review_id: int) -> None:
     """One review with its candidate contacts as the CRM has them now."""
-    click.echo(json.dumps(get_merge(state_engine_of(ctx), review_id), indent=2, default=str))
+    emit(get_merge(state_engine_of(ctx), review_id), True, [])
 
 
 @merges.command("resolve")
@@ -192,7 +191,7 @@ def inbox_list(
 @click.pass_context
 def inbox_show(ctx: click.Context, inbox_id: int) -> None:
     """One event: its payload as stored, its status and result."""
-    click.echo(json.dumps(inbox.get_event(state_engine_of(ctx), inbox_id), indent=2, default=str))
+    emit(inbox.get_event(state_engine_of(ctx), inbox_id), True, [])
 
 
 @inbox_group.command("replay")

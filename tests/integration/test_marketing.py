@@ -262,9 +262,13 @@ def test_an_email_two_contacts_share_waits_in_the_merge_queue_until_resolved(
     event_id = json.loads(answer["body"])["event_id"]
     assert applied(state, "marketing-lists", event_id)[0] == "ambiguous"
 
-    listed = runner.cli("merges", "list", "--json")
+    masked = runner.cli("merges", "list", "--json")
+    assert masked.returncode == 0 and email not in masked.stdout  # personal data masked by default
+    listed = runner.cli("--show-pii", "merges", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     (review,) = [r for r in json.loads(listed.stdout) if r["match_key"] == f"email:{email}"]
+    trail = json.loads(runner.cli("audit", "--action", "cli.show_pii", "--limit", "1", "--json").stdout)
+    assert trail[0]["details"]["command"] == "cdc-sync merges list"
     assert (review["candidates"], review["waiting"]) == ([first, second], 1)
     refused = runner.cli("merges", "resolve", str(review["id"]), "--keep", "1")
     assert refused.returncode != 0 and "not one of" in refused.stderr
