@@ -56,6 +56,7 @@ class ServerConfig(Frozen):
     # How long an idle keep-alive connection stays open: longer than the pools of the vendors and
     # proxies in front (often 5-60 s), so the server never closes one a client is reusing.
     keep_alive_s: int = Field(default=75, gt=0)
+    openapi: bool = False  # /openapi.json and /docs on the webhook port (off: they describe the door)
 
 
 class RetentionConfig(Frozen):

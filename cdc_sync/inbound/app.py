@@ -298,6 +298,7 @@ def create_app(
     ready: Callable[[], Awaitable[bool]],
     clock: Callable[[], float] = time.time,
     admissions: Mapping[str, Admission] | None = None,
+    openapi: bool = False,
 ) -> FastAPI:
     """The webhook app. Reads every source's secrets now: ConfigError if one has none or no parser."""
     unparsed = sorted(set(sources) - set(FORMATS))
@@ -307,7 +308,9 @@ def create_app(
     verifiers = {name: build_verifier(config) for name, config in sources.items()}
     door = FrontDoor(sources, verifiers, inbox, on_rejected, ready, clock, dict(admissions or {}))
     # No redirect for a trailing slash: a vendor's POST would follow a 307 nowhere useful.
-    app = FastAPI(title="cdc-sync inbound webhooks", version="1", redirect_slashes=False)
+    # The OpenAPI document and its pages describe the door to whoever knocks: off unless asked for.
+    pages: dict[str, Any] = {} if openapi else {"openapi_url": None, "docs_url": None, "redoc_url": None}
+    app = FastAPI(title="cdc-sync inbound webhooks", version="1", redirect_slashes=False, **pages)
     app.add_middleware(LastResort)
     refused: list[type[Exception]] = [Refused, *EXCEPTION_OUTCOMES]
     for kind in refused:

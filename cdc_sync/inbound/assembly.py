@@ -69,7 +69,12 @@ def build_app(
 
     batcher = InboxBatcher(StoreInbox(engine).put_many)
     app = create_app(
-        config.sources, batcher, on_rejected=on_rejected, ready=ready, admissions=admissions(config)
+        config.sources,
+        batcher,
+        on_rejected=on_rejected,
+        ready=ready,
+        admissions=admissions(config),
+        openapi=config.server.openapi,
     )
     for source in config.sources:  # at 0 from the start, so the first forged request is an increase
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(source)

@@ -71,6 +71,7 @@ class Door:
     ready: bool | Exception = True
     alert: Alert | None = None
     admissions: dict[str, Admission] = field(default_factory=dict)
+    openapi: bool = True
     app: FastAPI = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +85,7 @@ class Door:
                 ready=self.is_ready,
                 clock=now,
                 admissions=self.admissions,
+                openapi=self.openapi,
             )
 
     async def record(self, source: str, kind: str, reason: str) -> None:
@@ -383,6 +385,12 @@ async def test_health_and_readiness(ready: bool | Exception, status: int) -> Non
         readiness = await client.get("/readyz")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert readiness.status_code == status
+
+
+async def test_the_openapi_document_and_docs_are_off_unless_configured() -> None:
+    async with Door(openapi=False).client() as client:
+        answers = [(await client.get(path)).status_code for path in ("/openapi.json", "/docs", "/redoc")]
+    assert answers == [404, 404, 404]
 
 
 async def test_the_openapi_document_lists_every_answer_of_the_webhook_route(door: Door) -> None:
