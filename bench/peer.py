@@ -86,7 +86,7 @@ def webhook_config(path: Path, group: str) -> Path:
     """The repo config with one destination: the signed webhook to the receiver, unthrottled."""
     config: dict[str, Any] = tomllib.loads((ROOT / "config" / "cdc-sync.toml").read_text())
     config["consumer"].update(group_id=group, metrics_port=METRICS_PORT)
-    config["notifications"].pop("url", None)
+    config["notifications"]["url_env"] = "CDC_SYNC_PEER_NOTIFICATIONS_URL"  # unset: no notifications
     config["destinations"] = {
         "peer": {
             "kind": "webhook",

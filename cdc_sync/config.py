@@ -4,12 +4,13 @@ Path from `--config` or `CDC_SYNC_CONFIG`. Secrets are never in it: a destinatio
 environment variable (or secret file) that holds its credential.
 """
 
+import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig, Frozen, Owner, SourceConfig
@@ -22,8 +23,25 @@ DestinationKind = str
 
 
 class NotificationConfig(Frozen):
-    url: str | None = None
+    """Where severe alerts are POSTed: a chat or pager webhook, whose URL carries its token, so
+    it comes from the environment variable `url_env` (unset: alerts are rows only), never the file."""
+
+    url_env: str = "CDC_SYNC_NOTIFICATIONS_URL"
     recipients: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url_in_the_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            raise ValueError(
+                "url carries the webhook's token and does not belong in the file: "
+                "set it in the environment variable CDC_SYNC_NOTIFICATIONS_URL (or the one url_env names)"
+            )
+        return data
+
+    @property
+    def url(self) -> str | None:
+        return os.environ.get(self.url_env) or None
 
 
 class ConsumerConfig(Frozen):

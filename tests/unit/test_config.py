@@ -68,3 +68,15 @@ def test_names_the_registry_does_not_know_are_refused_at_load(tmp_path: Path, te
         load(tmp_path, text)
     assert reason in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_the_notification_url_comes_from_the_environment_never_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match="CDC_SYNC_NOTIFICATIONS_URL"):
+        load(tmp_path, '[notifications]\nurl = "https://chat.example/hook/t0ken"\n')
+    monkeypatch.delenv("CDC_SYNC_NOTIFICATIONS_URL", raising=False)
+    assert load(tmp_path, "").notifications.url is None  # unset: alerts are rows only
+    monkeypatch.setenv("CDC_SYNC_PAGER_URL", "https://pager.example/hook/t0ken")
+    config = load(tmp_path, '[notifications]\nurl_env = "CDC_SYNC_PAGER_URL"\n')
+    assert config.notifications.url == "https://pager.example/hook/t0ken"
