@@ -53,15 +53,6 @@ def seed_tickets(count: int, first_id: int, since: datetime) -> None:
         response.raise_for_status()
 
 
-def _pending(state: Engine, since: datetime) -> int:
-    query = text(
-        "SELECT count(*) FROM cdc_sync.inbox WHERE source = 'helpdesk' AND event_id LIKE 'export:%' "
-        "AND received_at >= :since AND status = 'pending'"
-    )
-    with state.connect() as conn:
-        return int(conn.execute(query, {"since": since}).scalar_one())
-
-
 def _merged(state: Engine, since: datetime) -> dict[str, int]:
     query = text(
         "SELECT status, count(*) FROM cdc_sync.inbox WHERE source = 'helpdesk' AND event_id LIKE 'export:%' "
@@ -147,7 +138,7 @@ def _wait_read(reader: "subprocess.Popen[bytes]", began: datetime) -> tuple[floa
 
 def _wait_merged(state: Engine, began: datetime, timeout_s: float = 3600) -> float:
     deadline = time.monotonic() + timeout_s
-    while (left := _pending(state, began)) > 0:
+    while (left := _merged(state, began).get("pending", 0)) > 0:
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: {left:,} backfilled events not merged after {timeout_s:.0f}s")
         print(f"backfill: {left:,} events to merge", flush=True)

@@ -20,7 +20,17 @@ from cdc_sync.vendors.registry import BACKFILLS
 THE_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@click.command()
+HELP = """Read SYSTEM's history from its vendor and queue it for the writer, which merges it
+through the same handlers and authority rules as live events, behind them. Rate-limited below
+the vendor's limit; resumes after the last page it stored when run again after a crash (the
+original --since holds); `--restart` starts over. Audited.
+
+\b
+What each SYSTEM reads:
+""" + "\n".join(f"  {system}: {reading.reads}" for system, (_, reading) in sorted(BACKFILLS.items()))
+
+
+@click.command(help=HELP)
 @click.argument("system", type=click.Choice(sorted(BACKFILLS)))
 @click.option("--since", type=Instant(), help="Records changed at or after this (default: all of them).")
 @click.option("--destination", help="The destination to read from (default: the config's one of SYSTEM).")
@@ -45,11 +55,7 @@ def backfill(
     page_size: int | None,
     as_json: bool,
 ) -> None:
-    """Read SYSTEM's history from its vendor (helpdesk: Zendesk's incremental ticket export;
-    marketing: the audience's members) and queue it for the writer, which merges it through the
-    same handlers and authority rules as live events, behind them. Rate-limited below the
-    vendor's limit; resumes after the last page it stored when run again after a crash (the
-    original --since holds); `--restart` starts over. Audited."""
+    """Read SYSTEM's history from its vendor and queue it for the writer (see the list below)."""
     engine = state_engine_of(ctx)
     kind, reading = BACKFILLS[system]
     name, config = destination_of_kind(ctx, kind, destination)

@@ -4,7 +4,7 @@ carries the session's CSRF token; every action is checked against the operator's
 audited under the operator's name (by the operation itself, as from the CLI)."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from cdc_sync.console.auth import (
 )
 from cdc_sync.console.passwords import MIN_LENGTH, hash_password, verify_password
 from cdc_sync.errors import CdcSyncError
+from cdc_sync.outbound.pipeline import Route as OutboundRoute
 from cdc_sync.outbound.pipeline import build_routes
 from cdc_sync.repair import destinations as destination_ops
 from cdc_sync.repair import inbox as inbox_ops
@@ -68,15 +69,16 @@ class Console:
     registry_url: str
     kafka_bootstrap: str
 
-    def offsets(self) -> OffsetsReport:
+    def offsets(self, routes: Mapping[str, Sequence[OutboundRoute]] | None = None) -> OffsetsReport:
         """`offsets show` for the configured group."""
-        routed = routed_topics(self.topic_prefix, build_routes(self.config))
+        routed = routed_topics(self.topic_prefix, routes or build_routes(self.config))
         return read_offsets(KafkaOffsets(self.kafka_bootstrap), self.config.consumer.group_id, routed)
 
     def lag(self) -> dict[str, int | None]:
         """Each destination's consumer lag; unknown (None) while Kafka does not answer."""
+        routes = build_routes(self.config)
         try:
-            return views.destination_lag(self.offsets(), build_routes(self.config), self.topic_prefix)
+            return views.destination_lag(self.offsets(routes), routes, self.topic_prefix)
         except CdcSyncError:
             return {}
 

@@ -18,7 +18,7 @@ from cdc_sync.outbound.pipeline import Route
 from cdc_sync.report.latency import DestinationSummary, Report, build_report
 from cdc_sync.store import conflicts, destinations
 from cdc_sync.store.audit import AuditQuery, audit_trail
-from cdc_sync.store.dead_letters import LetterQuery, LetterStatus, StoredLetter, list_letters
+from cdc_sync.store.dead_letters import STATUSES, LetterQuery, StoredLetter, list_letters
 from cdc_sync.store.destinations import DestinationStatus
 from cdc_sync.store.health import DeadLetterDepth, open_dead_letters
 from cdc_sync.store.report_queries import LedgerWindow, fetch_ledger
@@ -134,14 +134,6 @@ def _recent_alerts(engine: Engine) -> list[dict[str, Any]]:
         return [dict(row) for row in conn.execute(statement).mappings()]
 
 
-LETTER_STATUSES: dict[str, LetterStatus | None] = {
-    "open": "open",
-    "replayed": "replayed",
-    "discarded": "discarded",
-    "all": None,
-}
-
-
 @dataclass(frozen=True)
 class LetterFilter:
     """The dead-letter page's filter (`dlq list`'s options): all optional but the status."""
@@ -159,7 +151,7 @@ class LetterFilter:
             destination=self.destination or None,
             reason=self.reason or None,
             since=parse_instant(self.since, now) if self.since else None,
-            status=LETTER_STATUSES.get(self.status, "open"),
+            status=None if self.status == "all" else STATUSES.get(self.status, "open"),
             entity=self.entity or None,
         )
 

@@ -114,6 +114,7 @@ class Backfill:
     pages: Callable[[ReadApi, DestinationConfig, BackfillStart], AsyncIterator[BackfillPage]]
     per_minute: float  # requests a minute by default, below the vendor's limit for the endpoint
     page_size: int
+    reads: str  # what it reads, for the command's help ("the incremental ticket export")
 
 
 Handler = Callable[[WriteScope], Applied]

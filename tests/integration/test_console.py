@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from tests.integration.outbound_fixtures import CLI, ROOT, Process, Runner, sandbox, wait_for
-from tests.integration.test_inbound import applied, emit, one, zendesk_event
+from tests.integration.test_inbound import applied, click_event, emit, one, zendesk_event
 from tests.integration.test_operator import cli_json, open_letters
 from tests.integration.test_outbound import add_contacts, member
 
@@ -236,14 +236,7 @@ def test_an_unmatched_inbox_event_is_replayed_from_the_inbox_page(
     browser: Browser, crm: Engine, state: Engine
 ) -> None:
     email = f"late-{tag()}@example.com"
-    click = {
-        "type": "email.clicked",
-        "event_id": f"click-{tag()}",
-        "email": email,
-        "campaign_id": "c-1",
-        "url": "https://example.com/offer",
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
+    click = click_event(email)
     emit("marketing", "marketing", click)
     assert applied(state, "marketing", click["event_id"])[0] == "unmatched"
     add_contacts(crm, [email])

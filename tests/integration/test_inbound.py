@@ -247,18 +247,23 @@ def test_platform_unsubscribe_wins_and_resubscribe_without_consent_is_refused(
     assert one(crm, "SELECT status FROM subscriptions WHERE contact_id = :c", c=contact)[0] == "unsubscribed"
 
 
+def click_event(email: str, campaign: str | None = None) -> dict[str, Any]:
+    """A signed engagement event of the marketing platform: a click on a campaign's link, now."""
+    return {
+        "type": "email.clicked",
+        "event_id": f"click-{uuid.uuid4()}",
+        "email": email,
+        "campaign_id": campaign or f"cmp-{tag()}",
+        "url": "https://example.com/offer",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
 def test_the_same_click_many_times_is_one_activity(crm: Engine, state: Engine, inbound: Process) -> None:
     email = f"clicker-{tag()}@example.com"
     contact = one(crm, "INSERT INTO contacts (email) VALUES (:e) RETURNING id", e=email)[0]
     campaign = f"cmp-{tag()}"
-    click = {
-        "type": "email.clicked",
-        "event_id": f"click-{uuid.uuid4()}",
-        "email": email.upper(),
-        "campaign_id": campaign,
-        "url": "https://example.com/offer",
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
+    click = click_event(email.upper(), campaign)
     answers = [emit("marketing", "marketing", click) for _ in range(3)]
     assert [a["status"] for a in answers] == [200, 200, 200]
     applied(state, "marketing", click["event_id"])
@@ -747,14 +752,7 @@ def test_an_unmatched_event_is_listed_and_replayed_once_its_contact_exists(
     crm: Engine, state: Engine, inbound: Process, runner: Runner
 ) -> None:
     email = f"early-{tag()}@example.com"
-    click = {
-        "type": "email.clicked",
-        "event_id": f"click-{uuid.uuid4()}",
-        "email": email,
-        "campaign_id": f"cmp-{tag()}",
-        "url": "https://example.com/offer",
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
+    click = click_event(email)
     emit("marketing", "marketing", click)
     assert applied(state, "marketing", click["event_id"])[0] == "unmatched"
     listed = runner.cli("inbox", "list", "--status", "unmatched", "--source", "marketing", "--json")

@@ -65,4 +65,9 @@ async def member_pages(
             return
 
 
-BACKFILL = Backfill(pages=member_pages, per_minute=PER_MINUTE, page_size=MAILCHIMP_PAGE)
+BACKFILL = Backfill(
+    pages=member_pages,
+    per_minute=PER_MINUTE,
+    page_size=MAILCHIMP_PAGE,
+    reads="the audience's members, count/offset paged",
+)

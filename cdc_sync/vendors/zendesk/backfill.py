@@ -62,4 +62,9 @@ async def export_pages(
             return
 
 
-BACKFILL = Backfill(pages=export_pages, per_minute=PER_MINUTE, page_size=PAGE_SIZE)
+BACKFILL = Backfill(
+    pages=export_pages,
+    per_minute=PER_MINUTE,
+    page_size=PAGE_SIZE,
+    reads="Zendesk's incremental ticket export",
+)
