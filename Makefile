@@ -23,7 +23,7 @@ deps: $(VENV)/.installed
 
 stack-up: deps
 	$(STACK) up
-	$(STACK_ENV); $(CLI) connectors apply
+	$(STACK_ENV); $(CLI) db migrate && $(CLI) db grant && $(CLI) connectors apply
 
 stack-down:
 	$(STACK) down

@@ -30,6 +30,7 @@ from bench.pipeline import latency, throughput
 from bench.processes import CLI, running, wait_for_sandbox_ports, wait_for_sandboxes, wait_http
 from bench.rig import Rig
 from cdc_sync.config import load_config
+from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
 from cdc_sync.store.migrate import migrate
 
@@ -130,7 +131,7 @@ def main() -> None:
     settings = Settings()
     crm = create_engine(settings.crm_admin_dsn.get_secret_value())
     state = create_engine(settings.crm_dsn.get_secret_value())
-    migrate(state)
+    migrate(state_engine(settings, "owner"))
     wait_for_sandbox_ports()
     with (
         tempfile.TemporaryDirectory() as tmp,

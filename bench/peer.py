@@ -40,6 +40,7 @@ from bench.peer_receiver import Record
 from bench.peer_report import DEBEZIUM_SERVER, busy, path_totals, problems, ratio, table
 from bench.peer_watch import STATE, Receiver, Watch, cpu_of, cpu_seconds, stack_pid, wait_for, watch
 from bench.processes import CLI, ROOT, running, wait_http
+from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
 from cdc_sync.store.migrate import migrate
 
@@ -287,7 +288,7 @@ def measure(bench: Bench) -> dict[str, Any]:
 
 def main() -> None:
     settings = Settings()
-    migrate(create_engine(settings.crm_dsn.get_secret_value()))
+    migrate(state_engine(settings, "owner"))
     install()
     os.environ.setdefault(SECRET_ENV, "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     shutil.rmtree(WORKDIR, ignore_errors=True)

@@ -100,6 +100,9 @@ class ConsoleConfig(Frozen):
     proxy_user_header: str | None = None  # e.g. "X-Forwarded-Email"; unset: console passwords
     proxy_groups_header: str = "X-Forwarded-Groups"  # comma-separated, as oauth2-proxy sends them
     proxy_roles: dict[str, Role] = Field(default_factory=dict)  # group → role; the highest applies
+    # `/console` on serve too, with the operator's database role in the internet-facing process;
+    # false keeps serve to its own role (run `cdc-sync console` apart).
+    on_serve: bool = True
 
 
 def _default_sources() -> dict[str, SourceConfig]:

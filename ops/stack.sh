@@ -171,10 +171,25 @@ pg_start() {
   ln -sf "$CDC_SYNC_PG_DIR/postgres.log" "$LOG_DIR/postgres.log"
 }
 
+# Database role → the variable holding its (dev) password.
+declare -A ROLE_PASSWORDS=(
+  [crm_owner]=CDC_SYNC_CRM_OWNER_PASSWORD [debezium]=CDC_SYNC_DEBEZIUM_PASSWORD
+  [registry]=CDC_SYNC_REGISTRY_DB_PASSWORD [cdc_owner]=CDC_SYNC_OWNER_PASSWORD
+  [cdc_serve]=CDC_SYNC_SERVE_PASSWORD [cdc_writer]=CDC_SYNC_WRITER_PASSWORD
+  [cdc_runner]=CDC_SYNC_RUNNER_PASSWORD [cdc_operator]=CDC_SYNC_OPERATOR_PASSWORD
+  [cdc_auditor]=CDC_SYNC_AUDITOR_PASSWORD
+)
+
 # Roles, databases and the CRM schema; idempotent, so every `up` brings an old cluster current.
 pg_migrate() {
   psql_admin -d postgres -f "$OPS_DIR/crm/00-roles-and-databases.sql" >/dev/null
-  psql_admin -d postgres -c "DO \$\$BEGIN EXECUTE format('ALTER ROLE crm_owner PASSWORD %L', '$CDC_SYNC_CRM_OWNER_PASSWORD'); EXECUTE format('ALTER ROLE debezium PASSWORD %L', '$CDC_SYNC_DEBEZIUM_PASSWORD'); EXECUTE format('ALTER ROLE cdc_writer PASSWORD %L', '$CDC_SYNC_WRITER_PASSWORD'); EXECUTE format('ALTER ROLE registry PASSWORD %L', '$CDC_SYNC_REGISTRY_DB_PASSWORD'); END\$\$" >/dev/null
+  local role var
+  for role in "${!ROLE_PASSWORDS[@]}"; do
+    var=${ROLE_PASSWORDS[$role]}
+    echo "ALTER ROLE $role PASSWORD :'pw'" | psql_admin -d postgres -v pw="${!var}" >/dev/null
+  done
+  # Clusters from before the roles were split: cdc_writer owned schema cdc_sync.
+  psql_admin -d crm -c "DO \$\$BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'cdc_sync' AND nspowner = 'cdc_writer'::regrole) THEN REASSIGN OWNED BY cdc_writer TO cdc_owner; END IF; END\$\$" >/dev/null
   local sql
   for sql in "$OPS_DIR"/crm/0[1-9]-*.sql; do  # 01 the CRM, 02 the call center, ... in order
     PGPASSWORD=$CDC_SYNC_CRM_OWNER_PASSWORD "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CDC_SYNC_PG_PORT" -U crm_owner -d crm \
@@ -345,7 +360,13 @@ cmd_status() {
 
 cmd_env() {
   cat <<EOF
-CDC_SYNC_CRM_DSN=postgresql+psycopg://cdc_writer:$CDC_SYNC_WRITER_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_CRM_DSN=postgresql+psycopg://cdc_operator:$CDC_SYNC_OPERATOR_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_OWNER_DSN=postgresql+psycopg://cdc_owner:$CDC_SYNC_OWNER_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_SERVE_DSN=postgresql+psycopg://cdc_serve:$CDC_SYNC_SERVE_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_WRITER_DSN=postgresql+psycopg://cdc_writer:$CDC_SYNC_WRITER_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_RUNNER_DSN=postgresql+psycopg://cdc_runner:$CDC_SYNC_RUNNER_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_AUDITOR_DSN=postgresql+psycopg://cdc_auditor:$CDC_SYNC_AUDITOR_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
+CDC_SYNC_AUDIT_KEY=$CDC_SYNC_AUDIT_KEY
 CDC_SYNC_CRM_ADMIN_DSN=postgresql+psycopg://crm_owner:$CDC_SYNC_CRM_OWNER_PASSWORD@127.0.0.1:$CDC_SYNC_PG_PORT/crm
 CDC_SYNC_KAFKA_BOOTSTRAP=127.0.0.1:$CDC_SYNC_KAFKA_PORT
 CDC_SYNC_CONNECT_URL=http://127.0.0.1:$CDC_SYNC_CONNECT_PORT

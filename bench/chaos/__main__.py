@@ -27,6 +27,7 @@ from bench.chaos.verdict import Outcome
 from bench.processes import CLI, running, wait_for_sandbox_ports, wait_for_sandboxes
 from bench.rig import Rig
 from cdc_sync.config import load_config
+from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
 from cdc_sync.store.migrate import migrate
 
@@ -138,7 +139,7 @@ def main() -> None:
     settings = Settings()
     crm = create_engine(settings.crm_admin_dsn.get_secret_value(), pool_pre_ping=True)
     state = create_engine(settings.crm_dsn.get_secret_value(), pool_pre_ping=True)
-    migrate(state)
+    migrate(state_engine(settings, "owner"))
     wait_for_sandbox_ports()
     outcomes: list[Outcome] = []
     with (

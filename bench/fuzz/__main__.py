@@ -171,8 +171,8 @@ def _tallies(counts: dict[str, int], sources: Mapping[str, SourceConfig]) -> lis
     chosen = {name: config for name, config in sources.items() if not ONLY or name in ONLY}
     tallies = []
     if chosen:
-        engine = state_engine(Settings())  # as `cdc-sync serve` makes it
-        migrate(engine)
+        migrate(state_engine(Settings(), "owner"))
+        engine = state_engine(Settings(), "serve")  # as `cdc-sync serve` makes it
         tallies += webhook_tallies(engine, chosen, counts)
     return tallies + decoder_tallies(counts, [name for name in DECODER_SHARES if not ONLY or name in ONLY])
 

@@ -15,9 +15,9 @@ from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
 from cdc_sync.observability.logs import REDACTOR, register_secrets, secret_fields
 from cdc_sync.outbound.assembly import state_engine
-from cdc_sync.settings import Settings
+from cdc_sync.settings import Process, Settings
 from cdc_sync.store.audit import audit
-from cdc_sync.store.migrate import migrate
+from cdc_sync.store.migrate import require_current
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -51,13 +51,14 @@ def _config_secrets(config: AppConfig) -> list[str | None]:
     return [*found, config.notifications.url]
 
 
-def state_engine_of(ctx: click.Context) -> Engine:
-    """cdc-sync's own state, its schema brought up to date once per command (idempotent)."""
-    state = ctx.ensure_object(dict)
-    if "state_engine" not in state:
-        state["state_engine"] = state_engine(settings_of(ctx))
-        migrate(state["state_engine"])
-    engine: Engine = state["state_engine"]
+def state_engine_of(ctx: click.Context, process: Process = "operator") -> Engine:
+    """The database as `process`'s role sees it, once its schema version is checked (migrations
+    are the owner's `db migrate`)."""
+    engines = ctx.ensure_object(dict).setdefault("state_engines", {})
+    if process not in engines:
+        engines[process] = state_engine(settings_of(ctx), process)
+        require_current(engines[process])
+    engine: Engine = engines[process]
     return engine
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import create_engine
 
 from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import Connectors, ConnectorSpec, load_specs
 from cdc_sync.cli.common import actor, emit, settings_of, state_engine_of
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import describe
+from cdc_sync.outbound.assembly import crm_admin_engine
 from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
@@ -21,8 +21,7 @@ from cdc_sync.store.audit import audit
 
 
 def _connectors(settings: Settings) -> Connectors:
-    admin = create_engine(settings.crm_admin_dsn.get_secret_value(), pool_pre_ping=True)
-    return Connectors(ConnectApi(settings.connect_url), admin)
+    return Connectors(ConnectApi(settings.connect_url), crm_admin_engine(settings))
 
 
 @click.group()

@@ -26,9 +26,11 @@ INBOX_STATUSES = get_args(Status)
 def serve(ctx: click.Context, no_writer: bool) -> None:
     """Inbound: signed webhooks into the inbox, the writer, /metrics, /healthz, /readyz."""
     config = config_of(ctx)
-    engine = state_engine_of(ctx)
     token = settings_of(ctx).events_token
-    app = build_app(engine, config, token.get_secret_value() if token else None, console_of(ctx))
+    console = console_of(ctx) if config.console.on_serve else None
+    app = build_app(
+        state_engine_of(ctx, "serve"), config, token.get_secret_value() if token else None, console
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -39,7 +41,7 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
             log_level="warning",
         )
     )
-    writer = build_writer(engine, config)
+    writer = None if no_writer else build_writer(state_engine_of(ctx, "writer"), config)
     click.echo(f"cdc-sync serve on http://{config.server.host}:{config.server.port}", err=True)
 
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a handler
@@ -49,7 +51,7 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        writing = None if no_writer else asyncio.create_task(writer.run(stop))
+        writing = None if writer is None else asyncio.create_task(writer.run(stop))
         await server.serve()  # returns on SIGTERM/SIGINT, after in-flight requests
         stop.set()
         if writing is not None:
@@ -63,8 +65,7 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
 @click.pass_context
 def writer_command(ctx: click.Context, metrics_port: int | None) -> None:
     """Apply inbox events to the CRM (the separate writer), until SIGTERM."""
-    engine = state_engine_of(ctx)
-    writer = build_writer(engine, config_of(ctx))
+    writer = build_writer(state_engine_of(ctx, "writer"), config_of(ctx))
 
     async def main() -> None:
         stop = asyncio.Event()

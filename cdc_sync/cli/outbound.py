@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import click
 import uvloop
 
+from cdc_sync.admin.crm_grants import grant_crm
 from cdc_sync.cli.common import (
     actor,
     attempt_line,
@@ -20,7 +21,7 @@ from cdc_sync.cli.common import (
 )
 from cdc_sync.cli.params import INSTANT
 from cdc_sync.cli.reconcile import Progress
-from cdc_sync.outbound.assembly import build_outbound, state_engine
+from cdc_sync.outbound.assembly import build_outbound, crm_admin_engine, state_engine
 from cdc_sync.outbound.reconcile_schedule import scheduled_reconcile
 from cdc_sync.repair import destinations as destination_ops
 from cdc_sync.repair.rollout import RolloutRequest, widen
@@ -166,6 +167,20 @@ def db() -> None:
 @db.command("migrate")
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
-    """Create or upgrade the cdc_sync schema (idempotent)."""
-    applied = migrate(state_engine(settings_of(ctx)))  # not state_engine_of: it migrates silently
+    """Create or upgrade the cdc_sync schema and grant the service roles their tables
+    (idempotent), as the schema's owner: CDC_SYNC_OWNER_DSN, else CDC_SYNC_CRM_DSN."""
+    applied = migrate(state_engine(settings_of(ctx), "owner"))
     click.echo(f"applied migrations: {applied}" if applied else "schema is up to date")
+
+
+@db.command("grant")
+@click.option("--print", "print_only", is_flag=True, help="Print the statements for the DBA instead.")
+@click.pass_context
+def db_grant(ctx: click.Context, print_only: bool) -> None:
+    """Grant the service roles the CRM tables they need, and nothing else (idempotent), as the
+    CRM's owner (CDC_SYNC_CRM_ADMIN_DSN): SELECT for lookups, INSERT/UPDATE on the tables the
+    vendors' handlers and operator commands write."""
+    statements = grant_crm(crm_admin_engine(settings_of(ctx)), apply=not print_only)
+    click.echo(
+        "\n".join(f"{s};" for s in statements) if print_only else f"granted: {len(statements)} statements"
+    )

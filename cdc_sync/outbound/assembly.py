@@ -20,9 +20,9 @@ from cdc_sync.outbound.envelope import EnvelopeDecoder
 from cdc_sync.outbound.pipeline import build_routes
 from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.runner import OutboundRunner, RunnerParts
-from cdc_sync.settings import Settings
+from cdc_sync.settings import Process, Settings
 from cdc_sync.store.ledger import LedgerWriter
-from cdc_sync.store.migrate import migrate
+from cdc_sync.store.migrate import require_current
 from cdc_sync.vendors.registry import build_destination
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,17 @@ class Outbound:
 CONNECT_TIMEOUT_S = 3
 
 
-def state_engine(settings: Settings) -> Engine:
+def state_engine(settings: Settings, process: Process = "operator") -> Engine:
+    """The database as `process`'s role sees it."""
     # hide_parameters: SQL errors reach logs, and the parameters would carry the CRM's personal data.
-    dsn = settings.crm_dsn.get_secret_value()
+    dsn = settings.dsn(process).get_secret_value()
     timeout = {} if "connect_timeout" in make_url(dsn).query else {"connect_timeout": CONNECT_TIMEOUT_S}
     return create_engine(dsn, pool_pre_ping=True, pool_size=10, hide_parameters=True, connect_args=timeout)
+
+
+def crm_admin_engine(settings: Settings) -> Engine:
+    """The CRM as its owner (the DBA's role): publications, slots, grants."""
+    return create_engine(settings.crm_admin_dsn.get_secret_value(), pool_pre_ping=True, hide_parameters=True)
 
 
 def build_lane(
@@ -83,8 +89,8 @@ def source_health(settings: Settings, engine: Engine) -> SourceHealth:
 
 def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbound:
     config = config or load_config(settings.config)
-    engine = state_engine(settings)
-    migrate(engine)
+    engine = state_engine(settings, "runner")
+    require_current(engine)
     ledger = LedgerWriter(engine)
     notifier = Notifier(config.notifications)
     systems = {name: destination.system for name, destination in config.destinations.items()}

@@ -70,7 +70,7 @@ async def scheduled_reconcile(
     if config.reconcile.interval_s is None:
         yield
         return
-    engine = state_engine(settings)
+    engine = state_engine(settings, "runner")
     task = asyncio.create_task(reconcile_forever(Reconciler(engine, config, settings.topic_prefix), stop))
     try:
         yield

@@ -6,12 +6,16 @@ attempts beside the audit rows (`push.<operation>`, by `cdc-sync`), so one query
 "what happened to contact:42" in both directions.
 """
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, cast, func, insert, literal, null, select, union_all
+from sqlalchemy import Connection, Engine, Select, cast, func, insert, literal, null, select, text, union_all
 
+from cdc_sync.rules.audit_chain import Verdict, link_hash, plain_json, verify
+from cdc_sync.settings import Settings
 from cdc_sync.store.tables import Json, audit_log, deliveries
 
 PUSH_ACTOR = "cdc-sync"  # the service's delivery path: `run`, or an operator's replay, resume or fix
@@ -40,8 +44,67 @@ def audit_in(
     details: dict[str, Any] | None = None,
 ) -> None:
     """The same record inside the caller's transaction (it commits or rolls back with the change)."""
-    values = {"actor": actor, "action": action, "object": obj, "before": before, "after": after}
-    conn.execute(insert(audit_log).values(details=details, **values))
+    entry = {
+        "actor": actor,
+        "action": action,
+        "object": obj,
+        "before": before,
+        "after": after,
+        "details": details,
+    }
+    audit_many_in(conn, [entry])
+
+
+_CHAIN_LOCK = 0x0CDCA  # one appender at a time: each row's hash covers the one before it
+
+
+@cache
+def _chain_key() -> bytes | None:
+    key = Settings().audit_key
+    return key.get_secret_value().encode() if key else None
+
+
+def audit_many_in(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
+    """Append `entries` (actor, action, object, before, after, details) to the hash chain, in the
+    caller's transaction; appenders queue on a transaction lock until the one before commits."""
+    if not entries:
+        return
+    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK})
+    last = select(audit_log.c.hash).where(audit_log.c.hash.is_not(None)).order_by(audit_log.c.id.desc())
+    prev: str | None = conn.execute(last.limit(1)).scalar()
+    rows = []
+    for entry in entries:
+        at = datetime.now(UTC)
+        row = {name: plain_json(value) if name in _JSON else value for name, value in entry.items()}
+        digest = link_hash(_chain_key(), prev, at, row)
+        rows.append({**row, "at": at, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(insert(audit_log), rows)
+
+
+_JSON = ("before", "after", "details")
+
+
+def verify_chain(engine: Engine, from_id: int = 0, batch: int = 5_000) -> Verdict:
+    """Check the audit log's chain from row `from_id` on (the whole log by default; see
+    rules.audit_chain)."""
+    return verify(_chain_rows(engine, from_id, batch), _chain_key())
+
+
+def _chain_rows(engine: Engine, from_id: int, batch: int) -> Iterator[dict[str, Any]]:
+    t = audit_log.c
+    columns = (t.id, t.at, t.actor, t.action, t.object, t.before, t.after, t.details, t.prev_hash, t.hash)
+    after = from_id - 1
+    while True:
+        with engine.connect() as conn:
+            rows = [
+                dict(r._mapping)
+                for r in conn.execute(select(*columns).where(t.id > after).order_by(t.id).limit(batch))
+            ]
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1]["id"]
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text
 
-from cdc_sync.model.writes import ActivityEntry, Row, RowUpdate, TaskEntry, WritePlan
+from cdc_sync.model.writes import ActivityEntry, AuditEntry, Row, RowUpdate, TaskEntry, WritePlan
 from cdc_sync.store import field_versions, live
-from cdc_sync.store.audit import audit_in
+from cdc_sync.store.audit import audit_many_in
 from cdc_sync.store.tables import conflicts, merge_reviews, vendor_refs
 
 # Table and column names are formatted into SQL: they come from vendor code, never from a payload,
@@ -114,8 +114,7 @@ def apply_plan(conn: Connection, plan: WritePlan) -> None:
         conn.execute(_TASK, _task_values(task))
     for activity in plan.activities:
         conn.execute(_ACTIVITY, _activity_values(conn, plan, activity))
-    for entry in plan.audits:
-        audit_in(conn, plan.system, entry.action, entry.obj, entry.before, entry.after, dict(entry.details))
+    audit_many_in(conn, [_audit_values(plan.system, entry) for entry in plan.audits])
     for notice in plan.notices:
         live.announce(conn, notice)
     for merge in plan.merges:
@@ -173,3 +172,8 @@ def _activity_values(conn: Connection, plan: WritePlan, activity: ActivityEntry)
         "at": plan.occurred_at,
         "details": json.dumps(activity.details),
     }
+
+
+def _audit_values(system: str, entry: AuditEntry) -> dict[str, Any]:
+    values = {"actor": system, "action": entry.action, "object": entry.obj, "before": entry.before}
+    return {**values, "after": entry.after, "details": dict(entry.details)}

@@ -1,9 +1,13 @@
-"""Schema migrations for `cdc_sync`: numbered steps, applied once, under an advisory lock."""
+"""Schema migrations for `cdc_sync`: numbered steps, applied once, under an advisory lock, by
+`cdc-sync db migrate` as the schema's owner; every other command only checks the version."""
 
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import ProgrammingError
 
+from cdc_sync.errors import ConfigError
+from cdc_sync.store.grants import apply_state_grants
 from cdc_sync.store.tables import (
     SCHEMA,
     backfill_cursors,
@@ -94,6 +98,35 @@ def _v11_console(conn: Connection) -> None:
     console_sessions.create(conn, checkfirst=True)
 
 
+# Audit rows go only through this, oldest first and older than a day, by the retention rule: the
+# service roles may append to the log, never change it (store.grants).
+_PRUNE_AUDIT = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.prune_audit(cutoff timestamptz, batch integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE gone integer;
+BEGIN
+  IF cutoff > now() - interval '1 day' THEN
+    RAISE EXCEPTION 'audit rows are kept at least a day (cutoff %)', cutoff;
+  END IF;
+  DELETE FROM {SCHEMA}.audit_log WHERE id IN (
+    SELECT id FROM {SCHEMA}.audit_log WHERE at < cutoff ORDER BY id LIMIT batch);
+  GET DIAGNOSTICS gone = ROW_COUNT;
+  RETURN gone;
+END $$
+"""
+
+
+def _v12_audit_chain(conn: Connection) -> None:
+    # Databases created since v12 have the columns from v1's create_all: IF NOT EXISTS.
+    conn.execute(
+        text(
+            f"ALTER TABLE {SCHEMA}.audit_log ADD COLUMN IF NOT EXISTS prev_hash text, "
+            "ADD COLUMN IF NOT EXISTS hash text"
+        )
+    )
+    conn.execute(text(_PRUNE_AUDIT))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -106,6 +139,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _v9_correction_conflicts),
     (10, _v10_backfill_cursors),
     (11, _v11_console),
+    (12, _v12_audit_chain),
 ]
 
 
@@ -122,4 +156,23 @@ def migrate(engine: Engine) -> list[int]:
                 step(conn)
                 conn.execute(insert(schema_migrations).values(version=version))
                 applied.append(version)
+        apply_state_grants(conn)
     return applied
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to start on a schema missing a migration of this cdc-sync's: migrations are DDL, run
+    by the owner's `cdc-sync db migrate`, not by every command with a service role. (A newer
+    schema is fine: migrations only add, so the release before still runs on it.)"""
+    try:
+        with engine.connect() as conn:
+            applied = set(conn.execute(select(schema_migrations.c.version)).scalars())
+    except ProgrammingError:  # no schema, no table, or no grant on it
+        applied = set()
+    missing = sorted({version for version, _ in MIGRATIONS} - applied)
+    if missing:
+        found = f"without migrations {missing}" if applied else "missing"
+        raise ConfigError(
+            f"the cdc_sync schema is {found}: run `cdc-sync db migrate` with the schema owner's DSN "
+            "(CDC_SYNC_OWNER_DSN)"
+        )

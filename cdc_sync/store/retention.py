@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Engine, Table, delete, func, select, text
 
 from cdc_sync.store.tables import audit_log, dead_letters, deliveries, inbox
 
@@ -39,10 +39,17 @@ RULES = (
 
 
 def prune_batch(engine: Engine, rule: Rule, cutoff: datetime, batch: int) -> int:
-    """Remove up to `batch` prunable rows (oldest ids first); returns how many went."""
+    """Remove up to `batch` prunable rows (oldest ids first); returns how many went. Audit rows
+    only through the owner's function: no service role may delete from the log itself."""
+    if rule.table is audit_log:
+        with engine.begin() as conn:
+            return int(conn.execute(_PRUNE_AUDIT, {"cutoff": cutoff, "batch": batch}).scalar_one())
     ids = select(rule.table.c.id).where(rule.old(cutoff)).order_by(rule.table.c.id).limit(batch)
     with engine.begin() as conn:
         return conn.execute(delete(rule.table).where(rule.table.c.id.in_(ids.scalar_subquery()))).rowcount
+
+
+_PRUNE_AUDIT = text(f"SELECT {audit_log.schema}.prune_audit(:cutoff, :batch)")
 
 
 def count_prunable(engine: Engine, rule: Rule, cutoff: datetime) -> int:

@@ -154,6 +154,8 @@ audit_log = Table(
     Column("before", Json),
     Column("after", Json),
     Column("details", Json),
+    Column("prev_hash", Text),  # the chain (store.audit): the row before's hash
+    Column("hash", Text),
     Index("audit_object_at", "object", "at"),
 )
 

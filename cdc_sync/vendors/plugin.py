@@ -164,6 +164,10 @@ class Vendor:
     schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
     backfill: Backfill | None = None
     channels: frozenset[str] = frozenset()  # live channels its handlers announce on (`GET /events/...`)
+    # CRM table → the privileges its handlers' writes need ("INSERT, UPDATE"), and its operator
+    # commands'; the database grants the writer and the operator role exactly these (store.grants).
+    crm_writes: Mapping[str, str] = field(default_factory=dict)
+    command_writes: Mapping[str, str] = field(default_factory=dict)
     # Operator commands of its own (`cdc-sync <group> ...`), loaded when the CLI starts: a
     # callable, since commands import the CLI, which imports the registry.
     commands: Callable[[], Sequence["click.Command"]] | None = None

@@ -66,6 +66,13 @@ BACKFILLS: dict[str, tuple[str, Backfill]] = {
     for vendor in VENDORS.values()
     if vendor.system and vendor.backfill is not None
 }
+# What the vendors' handlers and operator commands write in the CRM: the database grants it (store.grants).
+CRM_WRITES: tuple[tuple[str, str], ...] = tuple(
+    w for vendor in VENDORS.values() for w in vendor.crm_writes.items()
+)
+COMMAND_WRITES: tuple[tuple[str, str], ...] = tuple(
+    w for vendor in VENDORS.values() for w in vendor.command_writes.items()
+)
 OWNERS: frozenset[str] = CORE_OWNERS | {vendor.system for vendor in VENDORS.values() if vendor.system}
 
 

@@ -224,11 +224,8 @@ BEGIN
   END IF;
 END $$;
 
-GRANT USAGE ON SCHEMA public TO debezium, cdc_writer;
+GRANT USAGE ON SCHEMA public TO debezium;
 -- Incremental snapshots write their window markers into the signal table.
 GRANT SELECT, INSERT ON debezium_signal TO debezium;
 GRANT SELECT, INSERT, UPDATE ON debezium_heartbeat TO debezium;
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO cdc_writer;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO cdc_writer;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO cdc_writer;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO cdc_writer;
+-- cdc-sync's roles get exactly what `cdc-sync db grant` derives from its handlers, no more.

@@ -85,6 +85,3 @@ CREATE OR REPLACE TRIGGER segments_touch BEFORE INSERT OR UPDATE ON segments
 CREATE OR REPLACE TRIGGER segment_members_touch BEFORE INSERT OR UPDATE ON segment_members
   FOR EACH ROW EXECUTE FUNCTION crm_touch();
 
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO cdc_writer;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO cdc_writer;
-REVOKE UPDATE, DELETE ON consent_evidence FROM cdc_writer;  -- evidence is appended, never changed

@@ -69,7 +69,8 @@ def test_versions_match_the_native_pom() -> None:
 def test_dev_passwords_agree_with_the_native_stack() -> None:
     defaults = native_defaults()
     postgres_env = compose()["services"]["postgres"]["environment"]
-    for name in ("CDC_SYNC_CRM_OWNER_PASSWORD", "CDC_SYNC_DEBEZIUM_PASSWORD", "CDC_SYNC_WRITER_PASSWORD"):
+    roles = ("CRM_OWNER", "DEBEZIUM", "OWNER", "SERVE", "WRITER", "RUNNER", "OPERATOR", "AUDITOR")
+    for name in (f"CDC_SYNC_{role}_PASSWORD" for role in roles):
         assert postgres_env[name] == f"${{{name}:-{defaults[name]}}}"
 
 

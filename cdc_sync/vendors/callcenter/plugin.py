@@ -53,4 +53,18 @@ VENDOR = Vendor(
     handlers=HANDLERS,
     commands=commands,
     channels=frozenset({CHANNEL}),
+    crm_writes={
+        "calls": "INSERT, UPDATE",
+        "call_agents": "INSERT",
+        "contacts": "INSERT",  # an unknown caller becomes a lead
+        "dial_tasks": "UPDATE",
+        "do_not_call": "INSERT",
+    },
+    # The review commands: agents mapped, ambiguous calls settled (their timeline and tasks), links.
+    command_writes={
+        "call_agents": "INSERT, UPDATE",
+        "calls": "UPDATE",
+        "activities": "UPDATE",
+        "tasks": "UPDATE",
+    },
 )

@@ -17,4 +17,5 @@ VENDOR = Vendor(
         )
     },
     handlers=HANDLERS,
+    crm_writes={"opportunities": "UPDATE"},  # collection progress and billing status
 )

@@ -65,4 +65,10 @@ VENDOR = Vendor(
     },
     handlers=HANDLERS,
     backfill=BACKFILL,
+    crm_writes={
+        "subscriptions": "INSERT, UPDATE",
+        "consent_evidence": "INSERT",  # by the subscriptions trigger, as the writer; never changed
+        "contacts": "UPDATE",
+    },
+    command_writes={"segments": "UPDATE"},  # external_id, linked by `segments sync`
 )

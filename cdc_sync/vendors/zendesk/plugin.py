@@ -66,4 +66,11 @@ VENDOR = Vendor(
     handlers=HANDLERS,
     backfill=BACKFILL,
     schemes={"zendesk": ZendeskVerifier},
+    crm_writes={
+        "tickets": "INSERT, UPDATE",
+        "interactions": "INSERT",
+        "contacts": "UPDATE",  # csat_last, health_score
+        "opportunities": "UPDATE",  # case figures
+        "contact_service": "INSERT, UPDATE",
+    },
 )
