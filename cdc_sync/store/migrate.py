@@ -14,6 +14,7 @@ from cdc_sync.store.tables import (
     merge_reviews,
     metadata,
     operators,
+    privacy_requests,
     schema_migrations,
     vendor_refs,
 )
@@ -94,6 +95,10 @@ def _v11_console(conn: Connection) -> None:
     console_sessions.create(conn, checkfirst=True)
 
 
+def _v14_privacy_requests(conn: Connection) -> None:
+    privacy_requests.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -106,6 +111,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _v9_correction_conflicts),
     (10, _v10_backfill_cursors),
     (11, _v11_console),
+    (14, _v14_privacy_requests),
 ]
 
 
