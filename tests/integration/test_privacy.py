@@ -22,9 +22,9 @@ def zendesk_status(path: str) -> int:
     return httpx.get(f"{ZENDESK}{path}", auth=ZENDESK_AUTH, timeout=10).status_code
 
 
-def tables_quoting(crm: Engine, address: str) -> dict[str, int]:
+def tables_quoting(state: Engine, address: str) -> dict[str, int]:
     """Every table of the cdc_sync schema, each row as text, searched for the address."""
-    with crm.connect() as conn:
+    with state.connect() as conn:
         names = conn.execute(
             text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'cdc_sync'")
         ).scalars()
@@ -51,13 +51,13 @@ def cli_json(runner: Runner, *args: str) -> dict[str, Any]:
 
 
 def test_a_contact_is_exported_corrected_and_erased_everywhere(
-    crm: Engine, runner: Runner, tmp_path: Path
+    crm: Engine, state: Engine, runner: Runner, tmp_path: Path
 ) -> None:
     email = f"subject-{uuid.uuid4().hex[:8]}@example.com"
     (contact,) = add_contacts(crm, [email], first_name="Dana", last_name="Subject")
     entity = f"contact:{contact}"
     wait_for("the member in the audience", lambda: member(email))
-    user = helpdesk_user_of(crm, contact)
+    user = helpdesk_user_of(state, contact)
 
     out = tmp_path / "export.json"
     exported = runner.cli("privacy", "export", entity, "--out", str(out))
@@ -78,7 +78,7 @@ def test_a_contact_is_exported_corrected_and_erased_everywhere(
     )
     wait_for("the correction in the helpdesk", lambda: helpdesk_name(user) == "Dora Subject")
 
-    with crm.begin() as conn:  # an open conflict of the contact: a change in flight
+    with state.begin() as conn:  # an open conflict of the contact: a change in flight
         conflict = conn.execute(
             text(
                 "INSERT INTO cdc_sync.conflicts (source, event_id, table_name, row_id, field, reason) "
@@ -88,7 +88,7 @@ def test_a_contact_is_exported_corrected_and_erased_everywhere(
         ).scalar_one()
     refused = runner.cli("privacy", "erase", entity, "--yes")
     assert refused.returncode == 1 and "changes in flight: 1 open conflicts" in refused.stderr
-    with crm.begin() as conn:
+    with state.begin() as conn:
         conn.execute(text("UPDATE cdc_sync.conflicts SET status = 'resolved' WHERE id = :i"), {"i": conflict})
 
     erased = cli_json(runner, "privacy", "erase", entity, "--yes", "--json")
@@ -105,8 +105,8 @@ def test_a_contact_is_exported_corrected_and_erased_everywhere(
         404,
         404,
     )
-    assert tables_quoting(crm, email) == {}
-    with crm.connect() as conn:
+    assert tables_quoting(state, email) == {}
+    with state.connect() as conn:
         audited = conn.execute(
             text(
                 "SELECT action, details FROM cdc_sync.audit_log "
