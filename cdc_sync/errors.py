@@ -43,3 +43,8 @@ class DestinationBusy(CdcSyncError):
 
 class RetryableError(CdcSyncError):
     """A transient failure: back off and try again."""
+
+
+class ChangeInFlight(CdcSyncError):
+    """The object has work not yet delivered or decided (held, dead-lettered, in the inbox, in
+    review): finish that, then retry (CLI exit 1)."""

@@ -17,6 +17,7 @@ from cdc_sync.cli.dlq import dlq
 from cdc_sync.cli.inbound import conflicts, inbox_group, merges, serve, writer_command
 from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
+from cdc_sync.cli.privacy import privacy
 from cdc_sync.cli.reconcile import reconcile
 from cdc_sync.cli.report import report
 from cdc_sync.cli.retention import prune_command
@@ -65,6 +66,7 @@ for command in (
     console,
     operators,
     prune_command,
+    privacy,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)

@@ -70,6 +70,8 @@ OPERATOR_AUDIT = "SELECT, INSERT"
 AUDIT_PRUNERS = (RUNNER, OPERATOR)
 # Tables the core writer adds to for every vendor: tasks, timeline entries, their campaigns.
 CORE_WRITES: Mapping[str, str] = {"tasks": "INSERT", "activities": "INSERT", "campaigns": "INSERT, UPDATE"}
+# And the operator's own: `privacy correct` changes a contact as the CRM would.
+OPERATOR_WRITES: Mapping[str, str] = {"contacts": "UPDATE"}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def crm_grants(tables: Iterable[str], writes: Writes, command_writes: Writes) ->
     return [
         *readers,
         *_writes(WRITER, handlers, found),
-        *_writes(OPERATOR, [*handlers, *command_writes], found),
+        *_writes(OPERATOR, [*handlers, *OPERATOR_WRITES.items(), *command_writes], found),
     ]
 
 

@@ -18,6 +18,7 @@ from cdc_sync.store.tables import (
     merge_reviews,
     metadata,
     operators,
+    privacy_requests,
     schema_migrations,
     vendor_refs,
 )
@@ -127,6 +128,10 @@ def _v12_audit_chain(conn: Connection) -> None:
     conn.execute(text(_PRUNE_AUDIT))
 
 
+def _v14_privacy_requests(conn: Connection) -> None:
+    privacy_requests.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_initial),
     (2, _v2_inbound),
@@ -140,6 +145,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _v10_backfill_cursors),
     (11, _v11_console),
     (12, _v12_audit_chain),
+    (14, _v14_privacy_requests),
 ]
 
 

@@ -286,3 +286,21 @@ console_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# Data-subject requests (`cdc-sync privacy erase|correct contact:N`): one row per request, its steps
+# (one per destination, then cdc-sync's own tables) and each step's outcome, so a re-run continues
+# the steps not yet done. No personal data: the contact's id, step names, outcomes, redacted errors.
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _now(),
+    Column("kind", String, nullable=False),  # erase | correct
+    Column("entity", String, nullable=False),  # "contact:<id>"
+    Column("requested_by", String, nullable=False),
+    Column("status", String, nullable=False, server_default="open"),  # open | done
+    Column("steps", Json, nullable=False),  # step → {"outcome": ..., "detail": ...}
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("privacy_requests_open", "kind", "entity", unique=True, postgresql_where=text("status = 'open'")),
+)

@@ -5,7 +5,7 @@ them. The core asks the registry, never a vendor module, so adding a vendor touc
 and one line of the registry.
 """
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +20,7 @@ from cdc_sync.inbound.verifiers import VerifierFactory
 from cdc_sync.inbound.writes import Applied, WriteScope
 from cdc_sync.mapping.routes import TableMapper
 from cdc_sync.model.config import DestinationConfig, SourceConfig
-from cdc_sync.model.delivery import Delivery
+from cdc_sync.model.delivery import Delivery, Method
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.model.reconcile import Record
 
@@ -117,6 +117,44 @@ class Backfill:
     reads: str  # what it reads, for the command's help ("the incremental ticket export")
 
 
+class SubjectApi(ReadApi, Protocol):
+    """Calls to one destination for a data-subject request (`repair.readers.VendorApi`)."""
+
+    async def send(
+        self,
+        method: Method,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+        key: str | None = None,
+    ) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person a data-subject request is about, as the vendors know them."""
+
+    contact_id: int
+    email: str | None  # from the CRM row (or the operator, when the CRM row is gone)
+    refs: tuple[str, ...] = ()  # this vendor's own ids of the contact (`vendor_refs`)
+
+
+SubjectCall = Callable[[SubjectApi, DestinationConfig, Subject], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class SubjectRights:
+    """What the vendor holds about one person, and how it is erased there (`cdc-sync privacy`).
+    `export` answers the vendor's records of the subject (None: it holds none); `erase` deletes
+    them for good and answers whether there was anything to delete (a re-run finds nothing and
+    answers False). A missing call means the vendor's API offers none: `unsupported` says so."""
+
+    export: SubjectCall | None = None
+    erase: SubjectCall | None = None
+    unsupported: str = ""
+
+
 Handler = Callable[[WriteScope], Applied]
 """One kind of vendor event → what it does to the CRM, decided into `scope.plan` (pure)."""
 
@@ -163,6 +201,7 @@ class Vendor:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     schemes: Mapping[str, VerifierFactory] = field(default_factory=dict)
     backfill: Backfill | None = None
+    subject_rights: SubjectRights | None = None  # None: it keeps nothing about a person
     channels: frozenset[str] = frozenset()  # live channels its handlers announce on (`GET /events/...`)
     # CRM table → the privileges its handlers' writes need ("INSERT, UPDATE"), and its operator
     # commands'; the database grants the writer and the operator role exactly these (store.grants).

@@ -14,7 +14,7 @@ from cdc_sync.vendors.callcenter.handlers import HANDLERS
 from cdc_sync.vendors.callcenter.sandbox import CallCenterSandboxSettings, create_callcenter_app
 from cdc_sync.vendors.callcenter.screen_pop import CHANNEL
 from cdc_sync.vendors.callcenter.webhooks import FORMAT, SOURCE
-from cdc_sync.vendors.plugin import SandboxApp, Vendor, WebhookSource
+from cdc_sync.vendors.plugin import SandboxApp, SubjectRights, Vendor, WebhookSource
 
 
 def credentials(config: DestinationConfig, secret: str) -> tuple[Headers, Signer]:
@@ -52,6 +52,11 @@ VENDOR = Vendor(
     },
     handlers=HANDLERS,
     commands=commands,
+    # Its API takes dial tasks and serves calls by call id: no lookup by person and no deletion.
+    subject_rights=SubjectRights(
+        unsupported="the call center API has no person lookup or deletion: ask the vendor to erase "
+        "the contact's calls and recordings"
+    ),
     channels=frozenset({CHANNEL}),
     crm_writes={
         "calls": "INSERT, UPDATE",

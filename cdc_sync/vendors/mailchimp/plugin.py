@@ -15,6 +15,7 @@ from cdc_sync.vendors.mailchimp.options import MailchimpOptions
 from cdc_sync.vendors.mailchimp.reader import open_members
 from cdc_sync.vendors.mailchimp.reconcile import expected_members, vendor_member
 from cdc_sync.vendors.mailchimp.sandbox import MailchimpSandboxSettings, create_mailchimp_app
+from cdc_sync.vendors.mailchimp.subject import RIGHTS
 from cdc_sync.vendors.mailchimp.webhooks import ENGAGEMENT_FORMAT, LIST_FORMAT, our_lists
 from cdc_sync.vendors.plugin import Reconciliation, SandboxApp, Vendor, WebhookSource
 
@@ -71,4 +72,5 @@ VENDOR = Vendor(
         "contacts": "UPDATE",
     },
     command_writes={"segments": "UPDATE"},  # external_id, linked by `segments sync`
+    subject_rights=RIGHTS,
 )

@@ -62,6 +62,7 @@ class MailchimpEndpoints:
             (members + "/{member_hash}", "PUT", self.put_member),
             (members + "/{member_hash}", "DELETE", self.archive_member),
             (members + "/{member_hash}/tags", "POST", self.post_tags),
+            (members + "/{member_hash}/actions/delete-permanent", "POST", self.delete_permanent),
         ]
         return [
             Route(path, answering_problems(endpoint), methods=[method]) for path, method, endpoint in table
@@ -79,6 +80,10 @@ class MailchimpEndpoints:
 
     async def archive_member(self, request: Request) -> Response:
         self.audiences.archive(request.path_params["list_id"], request.path_params["member_hash"])
+        return Response(status_code=204)
+
+    async def delete_permanent(self, request: Request) -> Response:
+        self.audiences.delete_permanent(request.path_params["list_id"], request.path_params["member_hash"])
         return Response(status_code=204)
 
     async def post_tags(self, request: Request) -> Response:

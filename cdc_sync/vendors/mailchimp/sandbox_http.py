@@ -48,7 +48,7 @@ def answering_problems(endpoint: Endpoint) -> Endpoint:
         try:
             return await endpoint(request)
         except Invalid as exc:
-            return problem(400, exc.detail, exc.errors)
+            return problem(400, exc.detail, exc.errors, exc.title)
         except BadItemKeys as exc:
             return problem(400, str(exc))
         except NotFound as exc:

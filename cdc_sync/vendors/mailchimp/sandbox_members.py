@@ -25,15 +25,28 @@ VALIDATION_DETAIL = (
     "The resource submitted could not be validated. For field-specific details, see the 'errors' array."
 )
 
+# What Mailchimp answers (400) when a permanently deleted address is added again.
+FORGOTTEN_TITLE = "Forgotten Email Not Subscribed"
+FORGOTTEN = (
+    "{email} was permanently deleted and cannot be re-imported. "
+    "The contact must re-subscribe to get back on the list."
+)
+
 
 def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
 
 
 class Invalid(Exception):
-    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None, code: str = "ERROR_GENERIC"):
+    def __init__(
+        self,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        code: str = "ERROR_GENERIC",
+        title: str = "",
+    ):
         super().__init__(detail)
-        self.detail, self.errors, self.code = detail, errors or [], code
+        self.detail, self.errors, self.code, self.title = detail, errors or [], code, title
 
     def batch_error(self, email_address: object) -> dict[str, Any]:
         """The entry a batch subscribe reports instead of a problem document."""
@@ -158,6 +171,8 @@ class Audience:
     order: list[Member] = field(default_factory=list)
     segments: dict[str, Segment] = field(default_factory=dict)  # by name
     segment_ids: dict[int, Segment] = field(default_factory=dict)
+    # Subscriber hashes deleted permanently: Mailchimp refuses to import them again.
+    forgotten: set[str] = field(default_factory=set)
 
     def get(self, member_hash: str) -> Member:
         member = self.members.get(member_hash)
@@ -242,6 +257,8 @@ class Audiences:
     def add(self, list_id: str, member_hash: str, fields: MemberChange, status: MemberStatus) -> Member:
         """A new member, or an archived one coming back with its merge fields and tags."""
         audience, now = self.audience(list_id), self.clock()
+        if member_hash in audience.forgotten:
+            raise Invalid(FORGOTTEN.format(email=fields.email_address), title=FORGOTTEN_TITLE)
         member = audience.members.get(member_hash)
         if member is None:
             member = Member(list_id, member_hash, fields.email_address, status, {}, "", now)
@@ -253,6 +270,15 @@ class Audiences:
     def archive(self, list_id: str, member_hash: str) -> None:
         member = self.get(list_id, member_hash)
         member.status, member.last_changed = ARCHIVED, self.clock()
+
+    def delete_permanent(self, list_id: str, member_hash: str) -> None:
+        """Erase the member and its tags for good; its address cannot be imported again."""
+        audience, member = self.audience(list_id), self.get(list_id, member_hash)
+        for name in member.tags:
+            audience.segments[name].members.pop(member_hash, None)
+        del audience.members[member_hash]
+        audience.order.remove(member)
+        audience.forgotten.add(member_hash)
 
     def named_segment(self, list_id: str, name: str) -> Segment:
         """The tag (static segment) of that name, created on first use as Mailchimp does."""

@@ -16,6 +16,7 @@ from cdc_sync.vendors.zendesk.reader import open_users
 from cdc_sync.vendors.zendesk.reconcile import expected_users, vendor_user
 from cdc_sync.vendors.zendesk.sandbox import ZendeskSandboxSettings, create_zendesk_app
 from cdc_sync.vendors.zendesk.signing import ZendeskVerifier
+from cdc_sync.vendors.zendesk.subject import RIGHTS
 from cdc_sync.vendors.zendesk.webhooks import FORMAT, SATISFACTION_FORMAT
 
 
@@ -65,6 +66,7 @@ VENDOR = Vendor(
     },
     handlers=HANDLERS,
     backfill=BACKFILL,
+    subject_rights=RIGHTS,
     schemes={"zendesk": ZendeskVerifier},
     crm_writes={
         "tickets": "INSERT, UPDATE",

@@ -1,7 +1,7 @@
 """Zendesk Support API sandbox: users (create_or_update, create_or_update_many as a background
-job, list, show, search) and seeded tickets (show, update with collision protection, the
-incremental export). The model is in `sandbox_users`, the jobs in `sandbox_jobs`, ticket updates
-and the export in `sandbox_tickets`."""
+job, list, show, search, delete, then delete permanently from `deleted_users`) and seeded tickets
+(show, update with collision protection, the incremental export). The model is in
+`sandbox_users`, the jobs in `sandbox_jobs`, ticket updates and the export in `sandbox_tickets`."""
 
 import asyncio
 import time
@@ -45,6 +45,9 @@ class ZendeskEndpoints:
             ("/api/v2/users.json", "GET", self.list_users),
             ("/api/v2/users/search", "GET", self.search_users),
             ("/api/v2/users/{user_id:int}", "GET", self.show_user),
+            ("/api/v2/users/{user_id:int}", "DELETE", self.delete_user),
+            ("/api/v2/deleted_users/{user_id:int}", "GET", self.show_deleted_user),
+            ("/api/v2/deleted_users/{user_id:int}", "DELETE", self.delete_permanently),
             ("/api/v2/tickets/{ticket_id:int}", "GET", self.show_ticket),
         ]
         return [
@@ -80,6 +83,18 @@ class ZendeskEndpoints:
     async def show_user(self, request: Request) -> Response:
         user = self.helpdesk.user(request.path_params["user_id"])
         return FastJSONResponse({"user": user.as_json(str(request.base_url))})
+
+    async def delete_user(self, request: Request) -> Response:
+        user = self.helpdesk.delete(request.path_params["user_id"])
+        return FastJSONResponse({"user": user.as_json(str(request.base_url))})
+
+    async def show_deleted_user(self, request: Request) -> Response:
+        user = self.helpdesk.deleted_user(request.path_params["user_id"])
+        return FastJSONResponse({"deleted_user": user.as_json(str(request.base_url))})
+
+    async def delete_permanently(self, request: Request) -> Response:
+        user = self.helpdesk.delete_permanently(request.path_params["user_id"])
+        return FastJSONResponse({"deleted_user": {"id": user.id, "name": "Permanently Deleted User"}})
 
     async def search_users(self, request: Request) -> Response:
         external_id, query = request.query_params.get("external_id"), request.query_params.get("query")

@@ -2,9 +2,11 @@
 tickets seeded through `/_sandbox/tickets`."""
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import count
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -117,6 +119,7 @@ class User:
     user_fields: dict[str, Any]
     created_at: float
     updated_at: float
+    active: bool = True
 
     def change(self, fields: UserFields, now: float) -> None:
         given = fields.model_dump(include=fields.model_fields_set - {"user_fields"})
@@ -134,6 +137,7 @@ class User:
             "phone": self.phone,
             "external_id": self.external_id,
             "user_fields": self.user_fields,
+            "active": self.active,
             "created_at": zendesk_time(self.created_at),
             "updated_at": zendesk_time(self.updated_at),
         }
@@ -191,18 +195,22 @@ class UserIndex:
 
 
 class Helpdesk:
-    """Users with integer ids from 1 (never deleted, so ids are dense) and the seeded tickets."""
+    """Users with integer ids from 1 (an id is never reused), the users deleted but not yet
+    permanently (`deleted_users`), and the seeded tickets."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.users: dict[int, User] = {}
+        self.deleted: dict[int, User] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.by_external_id = UserIndex(lambda user: user.external_id)
         self.by_email = UserIndex(lambda user: user.email.lower())
+        self._ids = count(1)
 
     def clear(self) -> None:
-        for store in (self.users, self.tickets, self.by_external_id, self.by_email):
+        for store in (self.users, self.deleted, self.tickets, self.by_external_id, self.by_email):
             store.clear()
+        self._ids = count(1)
 
     def create_or_update(self, fields: UserFields) -> tuple[User, bool]:
         """(user, created?): matched by external_id first, then by email."""
@@ -210,17 +218,20 @@ class Helpdesk:
         user, now = self.find(fields.external_id, email), self.clock()
         created = user is None
         if user is None:
-            user = User(len(self.users) + 1, email, name, None, None, {}, now, now)
+            user = User(next(self._ids), email, name, None, None, {}, now, now)
             self.users[user.id] = user
         self._reindexed(user, fields, now)
         return user, created
 
     def _reindexed(self, user: User, fields: UserFields, now: float) -> None:
-        for index in (self.by_external_id, self.by_email):
-            index.remove(user)
+        self._unindexed(user)
         user.change(fields, now)
         for index in (self.by_external_id, self.by_email):
             index.add(user)
+
+    def _unindexed(self, user: User) -> None:
+        for index in (self.by_external_id, self.by_email):
+            index.remove(user)
 
     def find(self, external_id: str | None, email: str) -> User | None:
         return self.by_external_id.first(external_id) or self.by_email.first(email.lower())
@@ -230,20 +241,39 @@ class Helpdesk:
             raise RecordNotFound(f"user {user_id}")
         return self.users[user_id]
 
+    def delete(self, user_id: int) -> User:
+        """Soft deletion: out of lists, searches and matching, kept among the deleted users."""
+        user = self.users.pop(self.user(user_id).id)
+        self._unindexed(user)
+        user.active, user.updated_at = False, self.clock()
+        self.deleted[user.id] = user
+        return user
+
+    def deleted_user(self, user_id: int) -> User:
+        if user_id not in self.deleted:
+            raise RecordNotFound(f"deleted user {user_id}")
+        return self.deleted[user_id]
+
+    def delete_permanently(self, user_id: int) -> User:
+        """A soft-deleted user erased for good (Zendesk refuses one that is not deleted yet)."""
+        return self.deleted.pop(self.deleted_user(user_id).id)
+
     def ordered(self) -> list[User]:
-        return list(self.users.values())  # created in id order
+        return list(self.users.values())  # ids only grow, so insertion order is id order
 
     def after(self, user_id: int | None, size: int) -> tuple[list[User], bool]:
         """Up to `size` users with ids above `user_id` (from the first when None), and has_more."""
-        start = (user_id or 0) + 1
-        end = min(start + size, len(self.users) + 1)
-        return [self.users[i] for i in range(start, end)], end <= len(self.users)
+        ids = list(self.users)  # ascending: see `ordered`
+        start = bisect_right(ids, user_id or 0)
+        chosen = ids[start : start + size]
+        return [self.users[i] for i in chosen], start + size < len(ids)
 
     def before(self, user_id: int, size: int) -> tuple[list[User], bool]:
         """Up to `size` users just below `user_id`, and whether there are more before them."""
-        end = min(user_id, len(self.users) + 1)
-        start = max(end - size, 1)
-        return [self.users[i] for i in range(start, end)], start > 1
+        ids = list(self.users)  # ascending: see `ordered`
+        end = bisect_left(ids, user_id)
+        start = max(end - size, 0)
+        return [self.users[i] for i in ids[start:end]], start > 0
 
     def search(self, query: str) -> list[User]:
         terms = query.split()

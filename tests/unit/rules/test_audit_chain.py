@@ -12,8 +12,8 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def chain(count: int, key: bytes | None = KEY) -> list[dict[str, Any]]:
     rows, prev = [], None
     for n in range(count):
-        entry: dict[str, Any] = {"actor": "ops", "action": "dlq.replay", "object": f"contact:{n}", "before": None}
-        entry |= {"after": {"status": "replayed", "n": n}, "details": {"ids": [n, n + 1]}}
+        entry: dict[str, Any] = {"actor": "ops", "action": "dlq.replay", "object": f"contact:{n}"}
+        entry |= {"before": None, "after": {"status": "replayed", "n": n}, "details": {"ids": [n, n + 1]}}
         at = T0 + timedelta(seconds=n)
         digest = link_hash(key, prev, at, entry)
         rows.append({"id": n + 1, "at": at, **entry, "prev_hash": prev, "hash": digest})

@@ -11,7 +11,18 @@ from tests.unit.sandbox.fakes import ZENDESK_AUTH, FakeClock, client, settings
 
 pytestmark = pytest.mark.anyio
 
-USER_KEYS = {"id", "url", "email", "name", "phone", "external_id", "user_fields", "created_at", "updated_at"}
+USER_KEYS = {
+    "id",
+    "url",
+    "email",
+    "name",
+    "phone",
+    "external_id",
+    "user_fields",
+    "active",
+    "created_at",
+    "updated_at",
+}
 
 
 def zendesk(clock: FakeClock | None = None) -> httpx.AsyncClient:
