@@ -43,3 +43,8 @@ class DestinationBusy(CdcSyncError):
 
 class RetryableError(CdcSyncError):
     """A transient failure: back off and try again."""
+
+
+class SealedUnreadable(CdcSyncError):
+    """A value stored encrypted does not open: its data key is not configured, or it was altered
+    (CLI exit 1; configure the key that sealed it, see `cdc-sync keys rotate`)."""

@@ -15,6 +15,7 @@ from cdc_sync.cli.console import console, operators
 from cdc_sync.cli.contracts import contracts
 from cdc_sync.cli.dlq import dlq
 from cdc_sync.cli.inbound import conflicts, inbox_group, merges, serve, writer_command
+from cdc_sync.cli.keys import keys
 from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
 from cdc_sync.cli.reconcile import reconcile
@@ -65,6 +66,7 @@ for command in (
     console,
     operators,
     prune_command,
+    keys,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)
