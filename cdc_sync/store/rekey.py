@@ -6,7 +6,20 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Engine, Table, and_, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from cdc_sync.errors import SealedUnreadable
@@ -75,11 +88,21 @@ def reseal_batch(engine: Engine, target: Target, after: int, batch: int) -> tupl
     )
     with engine.begin() as conn:
         rows = conn.execute(statement).mappings().all()
+        changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             values = _opened(sealer, target, row)
             if values:
-                conn.execute(update(target.table).where(target.key == row[target.key.name]).values(values))
+                changes.setdefault(tuple(values), []).append({**values, "_key": row[target.key.name]})
+        for names, params in changes.items():  # one executemany per set of stale columns
+            conn.execute(_rewrite(target, names), params)
     return len(rows), (int(rows[-1][target.key.name]) if rows else None)
+
+
+def _rewrite(target: Target, names: tuple[str, ...]) -> Update:
+    """UPDATE of these columns by key; the values bind as the sealed type, so they are sealed."""
+    columns = {column.name: column for column in target.columns}
+    values = {name: bindparam(name, type_=columns[name].type) for name in names}
+    return update(target.table).where(target.key == bindparam("_key")).values(values)
 
 
 def _opened(sealer: Sealer, target: Target, row: Any) -> dict[str, Any]:
