@@ -48,3 +48,8 @@ class RetryableError(CdcSyncError):
 class ChangeInFlight(CdcSyncError):
     """The object has work not yet delivered or decided (held, dead-lettered, in the inbox, in
     review): finish that, then retry (CLI exit 1)."""
+
+
+class SealedUnreadable(CdcSyncError):
+    """A value stored encrypted does not open: its data key is not configured, or it was altered
+    (CLI exit 1; configure the key that sealed it, see `cdc-sync keys rotate`)."""

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     config: Path = Path("config/cdc-sync.toml")
     topic_prefix: str = "crm"
     events_token: SecretStr | None = None  # Bearer token of `GET /events/{channel}` on serve; unset: off
+    # Encryption at rest of payload columns (cdc_sync.data_keys): the key that seals, base64 of 32
+    # bytes, given here or in a file; the previous one still opens during a rotation.
+    data_key: SecretStr | None = None
+    data_key_file: Path | None = None
+    data_key_previous: SecretStr | None = None
+    data_key_previous_file: Path | None = None
+    plaintext_at_rest: bool = False  # no key: store payloads in clear (only when chosen)
 
     def dsn(self, process: "Process") -> SecretStr:
         """The DSN of `process`'s database role (crm_dsn when it has none of its own)."""

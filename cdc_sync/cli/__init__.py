@@ -15,6 +15,7 @@ from cdc_sync.cli.console import console, operators
 from cdc_sync.cli.contracts import contracts
 from cdc_sync.cli.dlq import dlq
 from cdc_sync.cli.inbound import conflicts, inbox_group, merges, serve, writer_command
+from cdc_sync.cli.keys import keys
 from cdc_sync.cli.offsets import offsets
 from cdc_sync.cli.outbound import db, deliveries, destinations_group, run
 from cdc_sync.cli.privacy import privacy
@@ -67,6 +68,7 @@ for command in (
     operators,
     prune_command,
     privacy,
+    keys,
 ):
     cli.add_command(command)
 for vendor in VENDORS.values():  # a vendor's own operator commands (`cdc-sync agents ...`)

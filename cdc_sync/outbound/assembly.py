@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, make_url
 from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import load_specs
 from cdc_sync.config import AppConfig, DestinationConfig, load_config
+from cdc_sync.data_keys import sealer_from
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
 from cdc_sync.errors import ConfigError
@@ -23,6 +24,7 @@ from cdc_sync.outbound.runner import OutboundRunner, RunnerParts
 from cdc_sync.settings import Process, Settings
 from cdc_sync.store.ledger import LedgerWriter
 from cdc_sync.store.migrate import require_current
+from cdc_sync.store.sealed import install
 from cdc_sync.vendors.registry import build_destination
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ CONNECT_TIMEOUT_S = 3
 def state_engine(settings: Settings, process: Process = "operator") -> Engine:
     """The database as `process`'s role sees it."""
     # hide_parameters: SQL errors reach logs, and the parameters would carry the CRM's personal data.
+    install(sealer_from(settings))  # the payload columns' keys (store.sealed)
     dsn = settings.dsn(process).get_secret_value()
     timeout = {} if "connect_timeout" in make_url(dsn).query else {"connect_timeout": CONNECT_TIMEOUT_S}
     return create_engine(dsn, pool_pre_ping=True, pool_size=10, hide_parameters=True, connect_args=timeout)

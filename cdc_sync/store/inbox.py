@@ -9,7 +9,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +19,7 @@ from cdc_sync.model.storable import storable
 from cdc_sync.model.writes import Status
 from cdc_sync.store.db_errors import failure_of, reason_of
 from cdc_sync.store.listen import listen_forever
+from cdc_sync.store.sealed import sealed_json_text
 from cdc_sync.store.tables import SCHEMA, inbox
 
 __all__ = ["Status"]  # the inbox stores how each event ended
@@ -66,7 +66,7 @@ def put_many_in(conn: Connection, events: Sequence[InboundEvent]) -> list[tuple[
         "kind": [e.kind for e in events],
         "entity": [e.entity for e in events],
         "occurred_at": [e.occurred_at for e in events],
-        "data": [orjson.dumps(e.model_dump(mode="json")["data"]).decode() for e in events],
+        "data": [sealed_json_text(inbox.c.data, e.model_dump(mode="json")["data"]) for e in events],
         "priority": [e.priority for e in events],
     }
     inserted = [(row[0], row[1]) for row in conn.execute(_PUT_MANY, columns)]

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from cdc_sync.store.sealed import SealedJson
+
 SCHEMA = "cdc_sync"
 metadata = MetaData(schema=SCHEMA)
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -78,8 +80,8 @@ dead_letters = Table(
     Column("entity", String),
     Column("table_name", String),
     Column("reason", Text, nullable=False),
-    Column("payload", Json),
-    Column("response", Json),
+    Column("payload", SealedJson("dead_letters.payload")),
+    Column("response", SealedJson("dead_letters.response")),
     Column("idempotency_key", String),
     Column("status", String, nullable=False, server_default="open"),
     *_position(),
@@ -110,7 +112,7 @@ held_deliveries = Table(
     Column("destination", String, nullable=False),
     Column("entity", String, nullable=False),
     Column("idempotency_key", String, nullable=False),
-    Column("delivery", Json, nullable=False),
+    Column("delivery", SealedJson("held_deliveries.delivery"), nullable=False),
     Column("reason", Text),
     Index("held_destination_seq", "destination", "seq"),
 )
@@ -170,7 +172,7 @@ inbox = Table(
     Column("kind", String, nullable=False),
     Column("entity", String, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("data", Json, nullable=False),
+    Column("data", SealedJson("inbox.data"), nullable=False),
     Column("status", String, nullable=False, server_default="pending"),
     Column("result", Text),
     Column("processed_at", DateTime(timezone=True)),
@@ -192,12 +194,13 @@ conflicts = Table(
     Column("table_name", String, nullable=False),
     Column("row_id", BigInteger, nullable=False),
     Column("field", String, nullable=False),
-    Column("crm_value", Json),
-    Column("vendor_value", Json),
+    Column("crm_value", SealedJson("conflicts.crm_value")),
+    Column("vendor_value", SealedJson("conflicts.vendor_value")),
     Column("reason", Text, nullable=False),
     # vendor_write: a vendor's value not taken; crm_correction: a CRM correction the vendor refused
     Column("kind", String, nullable=False, server_default="vendor_write"),
-    Column("details", Json),  # crm_correction: the destination and the refused request
+    # crm_correction: the destination and the refused request
+    Column("details", SealedJson("conflicts.details")),
     Column("status", String, nullable=False, server_default="open"),
     Column("resolution", String),
     Column("resolved_by", String),

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine
 from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import Connectors, load_specs
 from cdc_sync.admin.crm_grants import grant_crm
+from cdc_sync.data_keys import sealer_from
 from cdc_sync.events import ChangeEvent
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.outbound.envelope import EnvelopeDecoder
@@ -20,6 +21,7 @@ from cdc_sync.outbound.registry import SchemaRegistry
 from cdc_sync.outbound.source import ReadOptions, read_events
 from cdc_sync.settings import Settings
 from cdc_sync.store.migrate import migrate
+from cdc_sync.store.sealed import install
 from tests.integration.outbound_fixtures import clean_faults, inbound, runner, sandboxes
 
 __all__ = ["clean_faults", "inbound", "runner", "sandboxes"]  # fixtures of the process-level tests
@@ -50,6 +52,7 @@ def settings() -> Iterator[Settings]:
     settings = Settings()
     migrate(state_engine(settings, "owner"))  # as `make stack-up` does: `db migrate`, `db grant`
     grant_crm(admin_engine(settings))
+    install(sealer_from(settings))  # the payload columns' keys, as every cdc-sync process loads them
     connectors = Connectors(ConnectApi(settings.connect_url), admin_engine(settings))
     for spec in load_specs(ROOT / "connectors"):
         connectors.apply(connectors.plan(spec))

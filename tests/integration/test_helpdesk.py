@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
+from cdc_sync.store.tables import conflicts
 from cdc_sync.vendors.zendesk.signing import zendesk_signed_headers
 from tests.integration.outbound_fixtures import Process, Runner, sandbox, wait_for
 from tests.integration.test_inbound import WEBHOOKS, applied, emit, inbox_status, one
@@ -257,9 +258,9 @@ def test_a_crm_priority_correction_reaches_the_helpdesk_and_a_racing_change_beco
 
     def refused() -> dict[str, Any] | None:
         with state.connect() as conn:
+            # Through the table: its values are stored sealed (encryption at rest).
             found = conn.execute(
-                text("SELECT * FROM cdc_sync.conflicts WHERE kind = 'crm_correction' AND row_id = :c"),
-                {"c": case},
+                select(conflicts).where(conflicts.c.kind == "crm_correction", conflicts.c.row_id == case)
             )
             return next((dict(row) for row in found.mappings()), None)
 

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from cdc_sync.errors import StackUnavailable
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.outbound.assembly import CONNECT_TIMEOUT_S, state_engine
+from cdc_sync.sealing import new_key_text
 from cdc_sync.settings import Settings
 from cdc_sync.store import inbox
 
@@ -27,7 +28,7 @@ def silent_port() -> Iterator[int]:
 
 def test_a_database_that_never_answers_is_unavailable_within_the_connect_timeout(silent_port: int) -> None:
     dsn = f"postgresql+psycopg://cdc_writer:x@127.0.0.1:{silent_port}/crm"
-    engine = state_engine(Settings(crm_dsn=SecretStr(dsn)))
+    engine = state_engine(Settings(crm_dsn=SecretStr(dsn), data_key=SecretStr(new_key_text())))
     click = InboundEvent(
         source="marketing",
         event_id="e-1",
