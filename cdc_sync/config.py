@@ -75,6 +75,8 @@ class ServerConfig(Frozen):
     # proxies in front (often 5-60 s), so the server never closes one a client is reusing.
     keep_alive_s: int = Field(default=75, gt=0)
     openapi: bool = False  # /openapi.json and /docs on the webhook port (off: they describe the door)
+    # /metrics on 127.0.0.1:metrics_port, apart from the webhooks (the admin listener); unset: none.
+    metrics_port: int | None = Field(default=9109, gt=0, lt=65536)
 
 
 class RetentionConfig(Frozen):

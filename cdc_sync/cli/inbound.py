@@ -24,7 +24,8 @@ INBOX_STATUSES = get_args(Status)
 @click.option("--no-writer", is_flag=True, help="Only accept webhooks; run `cdc-sync writer` elsewhere.")
 @click.pass_context
 def serve(ctx: click.Context, no_writer: bool) -> None:
-    """Inbound: signed webhooks into the inbox, the writer, /metrics, /healthz, /readyz."""
+    """Inbound: signed webhooks into the inbox, the writer, /healthz, /readyz; /metrics apart, on
+    127.0.0.1:[server] metrics_port."""
     config = config_of(ctx)
     token = settings_of(ctx).events_token
     console = console_of(ctx) if config.console.on_serve else None
@@ -42,6 +43,8 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
         )
     )
     writer = None if no_writer else build_writer(state_engine_of(ctx, "writer"), config)
+    if config.server.metrics_port:
+        serve_metrics(config.server.metrics_port, "set server.metrics_port")
     click.echo(f"cdc-sync serve on http://{config.server.host}:{config.server.port}", err=True)
 
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a handler

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -266,10 +265,6 @@ async def healthz() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
 def _routed(app: FastAPI, door: FrontDoor) -> FastAPI:
     webhook = "/webhooks/{source}"
     app.add_api_route(
@@ -278,7 +273,6 @@ def _routed(app: FastAPI, door: FrontDoor) -> FastAPI:
     app.add_api_route(webhook, door.check_url, methods=["GET"], responses=CHECK_RESPONSES)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", door.readyz, methods=["GET"], responses={503: {"description": "Not ready"}})
-    app.add_api_route("/metrics", metrics, methods=["GET"])
     return app
 
 

@@ -32,6 +32,7 @@ from cdc_sync.observability import metrics
 from cdc_sync.store import inbox
 from cdc_sync.store.crm_writes import SqlCrmReads, apply_plan
 from cdc_sync.store.db_errors import failure_of, reason_of
+from cdc_sync.vendors.registry import UPDATED_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Writer:
     def _handle(self, conn: Connection, claimed: inbox.Claimed, origin: "_Origin") -> Applied:
         """Decide the event's plan on what the CRM holds now, then carry it out."""
         system = self.systems.get(claimed.event.source, claimed.event.source)
-        plan = plan_write(claimed.event, system, self.authority, SqlCrmReads(conn))
+        plan = plan_write(claimed.event, system, self.authority, SqlCrmReads(conn, UPDATED_TABLES))
         origin.set(system)
         apply_plan(conn, plan)
         return Applied(plan.status, plan.detail)

@@ -163,21 +163,20 @@ def _conflict(scope: WriteScope, table: str, row: Row, field: str, value: Any, r
     scope.plan.conflicts.append(entry)
 
 
-def update(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any], audited: bool = True) -> None:
-    """Set `values` on the row; audited unless it is a figure the CRM derives itself."""
+def update(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any]) -> None:
+    """Set `values` on the row (audited); callers judge authority first (`guarded_update`)."""
     key = key_column(table)
     scope.plan.updates.append(RowUpdate(table, key, row[key], dict(values)))
-    if audited:
-        _audit(scope, table, row, values)
+    _audit(scope, "update", table, row, values)
 
 
-def _audit(scope: WriteScope, table: str, row: Row, values: Mapping[str, Any]) -> None:
-    """Every vendor write to the CRM; consent changes under the contact's name."""
+def _audit(scope: WriteScope, verb: str, table: str, row: Row, values: Mapping[str, Any]) -> None:
+    """Every vendor write to the CRM, new rows too; consent changes under the contact's name."""
     consent = table == "subscriptions"
     obj = f"contact:{row['contact_id']}" if consent else entity_name(table, [row[key_column(table)]])
-    before = json_safe({field: row.get(field) for field in values})
+    before = None if verb == "create" else json_safe({field: row.get(field) for field in values})
     details = {"source": scope.event.source, "event_id": scope.event.event_id, "table": table}
-    action = "subscription.change" if consent else "crm.update"
+    action = "subscription.change" if consent else f"crm.{verb}"
     scope.plan.audits.append(AuditEntry(action, obj, before, json_safe(dict(values)), details))
 
 
@@ -189,6 +188,7 @@ def create(scope: WriteScope, table: str, values: Mapping[str, Any]) -> Row:
     row = dict(values) if key in values else {key: scope.reads.new_id(table), **values}
     scope.plan.creates.append(NewRow(table, row))
     scope.plan.versions.append(FieldVersions(table, str(row[key]), tuple(values), scope.event.occurred_at))
+    _audit(scope, "create", table, row, row)
     return {**row, "sync_origin": scope.system, "updated_at": None}
 
 

@@ -59,20 +59,26 @@ _CAMPAIGN = text(
 
 
 class SqlCrmReads:
-    """`inbound.writes.CrmReads` on the writer's connection."""
+    """`inbound.writes.CrmReads` on the writer's connection. Rows of the tables it `updates` are
+    locked as they are read; others only read (a lock needs UPDATE, which the writer's role has on
+    those tables alone)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, updates: frozenset[str]) -> None:
         self._conn = conn
+        self._updates = updates
+
+    def _lock(self, table: str) -> str:
+        return " FOR UPDATE" if table in self._updates else ""
 
     def row(self, table: str, column: str, value: Any) -> Row | None:
         _check_names(table, column)
-        query = text(f"SELECT * FROM {table} WHERE {column} = :v FOR UPDATE")
+        query = text(f"SELECT * FROM {table} WHERE {column} = :v{self._lock(table)}")
         found = self._conn.execute(query, {"v": value}).mappings().first()
         return dict(found) if found else None
 
     def rows(self, table: str, column: str, value: Any) -> list[Row]:
         _check_names(table, column)
-        query = text(f"SELECT * FROM {table} WHERE {column} = :v ORDER BY 1 FOR UPDATE")
+        query = text(f"SELECT * FROM {table} WHERE {column} = :v ORDER BY 1{self._lock(table)}")
         return [dict(found) for found in self._conn.execute(query, {"v": value}).mappings()]
 
     def contacts_by_phone_tail(self, digits: str) -> list[Row]:

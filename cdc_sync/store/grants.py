@@ -58,6 +58,7 @@ STATE: Mapping[str, Mapping[str, str]] = {
         "alerts": "SELECT, INSERT, UPDATE",
         "incidents": "SELECT, INSERT, UPDATE",
         "vendor_refs": "SELECT, INSERT, UPDATE",
+        "conflicts": "SELECT, INSERT, UPDATE",  # a CRM correction the vendor refused
         "field_versions": "SELECT",
         "inbox": "SELECT, DELETE",  # retention
         "audit_log": f"INSERT, {_CHAIN}",

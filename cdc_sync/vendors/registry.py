@@ -12,6 +12,7 @@ from cdc_sync.delivery.http import open_port
 from cdc_sync.errors import ConfigError
 from cdc_sync.inbound.verifiers import SCHEMES, VerifierFactory
 from cdc_sync.model.config import CORE_OWNERS, DestinationConfig, SourceConfig
+from cdc_sync.store.grants import CORE_WRITES
 from cdc_sync.vendors.callcenter import plugin as callcenter_plugin
 from cdc_sync.vendors.erp import plugin as erp_plugin
 from cdc_sync.vendors.mailchimp import plugin as mailchimp_plugin
@@ -72,6 +73,10 @@ CRM_WRITES: tuple[tuple[str, str], ...] = tuple(
 )
 COMMAND_WRITES: tuple[tuple[str, str], ...] = tuple(
     w for vendor in VENDORS.values() for w in vendor.command_writes.items()
+)
+# The CRM tables the writer updates (their rows are locked while a handler reads them).
+UPDATED_TABLES: frozenset[str] = frozenset(
+    table for table, privileges in (*CRM_WRITES, *CORE_WRITES.items()) if "UPDATE" in privileges
 )
 OWNERS: frozenset[str] = CORE_OWNERS | {vendor.system for vendor in VENDORS.values() if vendor.system}
 

@@ -11,7 +11,7 @@ from tests.integration.outbound_fixtures import WRITER_METRICS_PORT, Process, Ru
 from tests.integration.test_inbound import emit
 from tests.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
 
-SERVE_METRICS = "http://127.0.0.1:8000/metrics"
+SERVE_METRICS = "http://127.0.0.1:9109/metrics"  # [server] metrics_port, not the webhook port
 SLOT = "cdc_sync_crm"  # connectors/crm-postgres.json
 
 

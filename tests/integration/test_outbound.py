@@ -20,6 +20,7 @@ import tomli_w
 from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
+from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Settings
 from cdc_sync.vendors.mailchimp.mapper import subscriber_hash
 from tests.integration.outbound_fixtures import Runner, sandbox, wait_for
@@ -412,7 +413,7 @@ def waiting_on_the_ledger(state: Engine) -> list[int]:
 
 
 def test_a_failed_ledger_flush_then_kill_9_leaves_no_effect_without_its_row(
-    crm: Engine, state: Engine, runner: Runner
+    crm: Engine, state: Engine, settings: Settings, runner: Runner
 ) -> None:
     emails = [f"ledger-{tag()}-{i}@example.com" for i in range(30)]
     seen = request_count("marketing")
@@ -421,7 +422,8 @@ def test_a_failed_ledger_flush_then_kill_9_leaves_no_effect_without_its_row(
         add_contacts(crm, emails)
         wait_for("the members at the vendor", lambda: len(stored_members(emails)) == 30, timeout_s=90)
         first = wait_for("a ledger flush waiting", lambda: waiting_on_the_ledger(state))
-        with state.connect() as conn:  # the flush fails: its connection is gone
+        # The flush fails: its connection is gone (ended by its own role: only a member may).
+        with state_engine(settings, "runner").connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(:p) AS pid"), {"p": first})
         wait_for("the flush tried again", lambda: set(waiting_on_the_ledger(state)) - set(first))
         runner.kill(signal.SIGKILL)  # with rows unwritten: their offsets were not stored either

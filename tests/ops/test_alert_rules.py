@@ -50,7 +50,7 @@ def test_prometheus_config_scrapes_run_and_serve_and_loads_the_rules() -> None:
     checked = promtool("check", "config", PROMETHEUS_CONFIG)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     config = PROMETHEUS_CONFIG.read_text()
-    assert "127.0.0.1:9108" in config and "127.0.0.1:8000" in config and "alerts.yml" in config
+    assert "127.0.0.1:9108" in config and "127.0.0.1:9109" in config and "alerts.yml" in config
 
 
 def test_alerts_fire_on_the_series_of_their_unit_tests() -> None:

@@ -40,14 +40,25 @@ def _subscription(scope: WriteScope, contact: dict[str, Any]) -> dict[str, Any]:
     return create(scope, "subscriptions", values)
 
 
+def _already(subscription: dict[str, Any], status: str) -> bool:
+    """List events carry no id: a redelivery whose `fired_at` moved gets a new event id, so the
+    state is the dedupe. One that would set what the subscription already says changes nothing
+    (not even its times or the consent evidence); a real change in between (an unsubscribe
+    between two subscribes) is not hidden, as it would be if the id ignored `fired_at`."""
+    return bool(subscription.get("status") == status)
+
+
 def opted_out(status: str) -> Handler:
     """Unsubscribe (or cleaned) from the platform: it wins everywhere, so no staleness check."""
 
     def handle(scope: WriteScope, contact: dict[str, Any]) -> Applied:
         subscription = _subscription(scope, contact)
+        reason = scope.event.data.get("reason")  # Mailchimp's `manual`, `abuse`, … (kept as evidence)
+        if _already(subscription, status) and reason in (None, subscription.get("unsubscribe_reason")):
+            return Applied("stale", f"contact {contact['id']} is already {status}: nothing new")
         changes = {"status": status, "unsubscribed_at": scope.event.occurred_at}
-        if scope.event.data.get("reason"):  # Mailchimp's `manual`, `abuse`, … (kept as evidence)
-            changes["unsubscribe_reason"] = scope.event.data["reason"]
+        if reason:
+            changes["unsubscribe_reason"] = reason
         guarded = guarded_update(scope, "subscriptions", subscription, changes, check_stale=False)
         return outcome(guarded, f"contact {contact['id']} {status}")
 
@@ -64,6 +75,8 @@ def subscribed(scope: WriteScope, contact: dict[str, Any]) -> Applied:
             f"re-subscribe of contact {contact['id']} refused: the platform's subscribe "
             f"carries no consent_source newer than the opt-out at {subscription.get('unsubscribed_at')}",
         )
+    if _already(subscription, "subscribed"):
+        return Applied("stale", f"contact {contact['id']} is already subscribed: nothing new")
     changes = {
         "status": "subscribed",
         "consent_timestamp": scope.event.occurred_at,

@@ -4,7 +4,6 @@ of `cases` on a solve, close or reopen; comments become interaction records; sat
 onto the case, the contact's profile and health score."""
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from cdc_sync.inbound.writes import (
@@ -15,7 +14,6 @@ from cdc_sync.inbound.writes import (
     create,
     guarded_update,
     outcome,
-    update,
 )
 from cdc_sync.mapping.enums import EnumKind, map_enum
 from cdc_sync.mapping.normalize import unify_csat
@@ -32,7 +30,6 @@ from cdc_sync.vendors.zendesk.cases import (
 )
 
 NEGATIVE_CSAT = 40  # 0-100 scale: 2 of 5 or worse asks customer success to look
-CENTS = Decimal("0.01")
 
 
 def ticket_created(scope: WriteScope) -> Applied:
@@ -137,21 +134,13 @@ def comment_added(scope: WriteScope) -> Applied:
     return Applied("done", f"ticket {data['ticket_id']}: comment {comment['id']} recorded")
 
 
-def health_score(old: Any, csat: int) -> Decimal:
-    """The CRM's own derived figure: 70% history, 30% the latest satisfaction."""
-    if old is None:
-        return Decimal(csat).quantize(CENTS)
-    return (Decimal(old) * Decimal("0.7") + Decimal(csat) * Decimal("0.3")).quantize(CENTS)
-
-
 def _satisfaction_on_profile(scope: WriteScope, ticket: Row, csat: int) -> None:
     contact = scope.reads.row("contacts", "id", ticket["contact_id"])
     if contact is None:
         return
+    # The CRM derives its health score from the satisfaction it takes (its trigger on csat_last).
     if guarded_update(scope, "contacts", contact, {"csat_last": csat}).stale:
         return  # a newer satisfaction is already on the profile
-    health = health_score(contact["health_score"], csat)
-    update(scope, "contacts", contact, {"health_score": health}, audited=False)
     if csat <= NEGATIVE_CSAT:
         add_task(
             scope,

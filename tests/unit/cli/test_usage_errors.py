@@ -40,7 +40,9 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], says: str) -> None:
 
 def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
     dsn = "postgresql+psycopg://cdc_writer:pw-canary@127.0.0.1:1/crm"
-    env = {**os.environ, "CDC_SYNC_CRM_DSN": dsn, "CDC_SYNC_DATA_KEY": new_key_text()}
+    # No role of its own (CDC_SYNC_AUDITOR_DSN, ...) either: every process falls back to this DSN.
+    others = {name: value for name, value in os.environ.items() if not name.endswith("_DSN")}
+    env = {**others, "CDC_SYNC_CRM_DSN": dsn, "CDC_SYNC_DATA_KEY": new_key_text()}
     done = subprocess.run([CLI, "audit"], capture_output=True, text=True, timeout=60, check=False, env=env)
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach the database") and done.stderr.count("\n") == 1

@@ -35,8 +35,10 @@ def test_an_unsubscribe_for_a_contact_without_subscription_creates_it_and_opts_o
     assert plan.updates == [
         RowUpdate("subscriptions", "contact_id", 11, {"status": "unsubscribed", "unsubscribed_at": AT})
     ]
-    assert [(a.action, a.obj, a.before["status"]) for a in plan.audits] == [
-        ("subscription.change", "contact:11", "pending")
+    # The new row is audited too (consent changes under the contact's name), then the opt-out.
+    assert [(a.action, a.obj, a.before, a.after["status"]) for a in plan.audits] == [
+        ("subscription.change", "contact:11", None, "pending"),
+        ("subscription.change", "contact:11", {"status": "pending", "unsubscribed_at": None}, "unsubscribed"),
     ]
 
 
@@ -63,6 +65,43 @@ def test_a_subscribe_after_an_opt_out_is_refused_and_writes_nothing() -> None:
     assert plan.status == "refused"
     assert "re-subscribe of contact 11 refused" in plan.detail
     assert plan.creates == [] and plan.updates == [] and plan.audits == []
+
+
+def test_a_redelivered_opt_out_with_a_moved_fired_at_changes_nothing() -> None:
+    opted_out = {
+        "contact_id": 11,
+        "status": "unsubscribed",
+        "unsubscribed_at": EARLIER,
+        "updated_at": EARLIER,
+    }
+    plan = crm(opted_out).plan(list_event("unsubscribe"), "marketing")  # a new id: fired_at differs
+    assert (plan.status, plan.updates, plan.audits) == ("stale", [], [])
+    assert "already unsubscribed" in plan.detail
+
+
+def test_an_opt_out_with_a_new_reason_or_status_is_applied() -> None:
+    opted_out = {
+        "contact_id": 11,
+        "status": "unsubscribed",
+        "unsubscribed_at": EARLIER,
+        "updated_at": EARLIER,
+    }
+    cleaned = crm(opted_out).plan(list_event("cleaned"), "marketing")
+    assert cleaned.status == "done" and cleaned.updates[0].values["status"] == "cleaned"
+    abuse = list_event("unsubscribe")
+    abuse = abuse.model_copy(update={"data": {**abuse.data, "reason": "abuse"}})
+    assert crm(opted_out).plan(abuse, "marketing").updates[0].values["unsubscribe_reason"] == "abuse"
+
+
+def test_a_redelivered_subscribe_changes_nothing() -> None:
+    subscribed = {
+        "contact_id": 11,
+        "status": "subscribed",
+        "consent_timestamp": EARLIER,
+        "updated_at": EARLIER,
+    }
+    plan = crm(subscribed).plan(list_event("subscribe"), "marketing")
+    assert (plan.status, plan.updates) == ("stale", [])
 
 
 def test_a_profile_edit_from_the_platform_is_a_conflict_on_crm_owned_data() -> None:
