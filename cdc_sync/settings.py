@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     connectors_dir: Path = Path("connectors")
     config: Path = Path("config/cdc-sync.toml")
     topic_prefix: str = "crm"
+    metrics_host: str = "127.0.0.1"  # the admin listeners' address (/metrics); 0.0.0.0 in a container
     events_token: SecretStr | None = None  # Bearer token of `GET /events/{channel}` on serve; unset: off
     # Encryption at rest of payload columns (cdc_sync.data_keys): the key that seals, base64 of 32
     # bytes, given here or in a file; the previous one still opens during a rotation.

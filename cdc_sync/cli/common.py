@@ -4,15 +4,16 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
-from prometheus_client import start_http_server
 from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig, load_config
 from cdc_sync.errors import ConfigError
 from cdc_sync.model.config import DestinationConfig
+from cdc_sync.observability.admin_listener import Readiness, always_ready, start_admin_listener
 from cdc_sync.observability.logs import REDACTOR, register_secrets, secret_fields
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.settings import Process, Settings
@@ -93,12 +94,30 @@ def emit(data: Any, as_json: bool, lines: list[str]) -> None:
     click.echo(text)
 
 
-def serve_metrics(port: int, hint: str) -> None:
-    """`/metrics` of a long-running command on 127.0.0.1:`port`."""
+def serve_metrics(ctx: click.Context, port: int, hint: str, ready: Readiness = always_ready) -> None:
+    """The admin listener of a long-running command (`/metrics`, `/healthz`, `/readyz`) on
+    `port`, at `--metrics-host` or CDC_SYNC_METRICS_HOST (127.0.0.1; 0.0.0.0 in a container)."""
+    host = ctx.ensure_object(dict).get("metrics_host") or settings_of(ctx).metrics_host
     try:
-        start_http_server(port, addr="127.0.0.1")
+        start_admin_listener(host, port, ready)
     except OSError as exc:
-        raise ConfigError(f"metrics port {port} unavailable ({exc.strerror}); {hint}") from exc
+        raise ConfigError(f"metrics port {host}:{port} unavailable ({exc.strerror}); {hint}") from exc
+
+
+def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--metrics-host` and `--metrics-port` of a long-running command (the port's default, if
+    any, is the config's)."""
+    command = click.option(
+        "--metrics-port",
+        type=click.IntRange(1, 65535),
+        help="The admin listener's port (/metrics, /healthz, /readyz).",
+    )(command)
+    return click.option(
+        "--metrics-host",
+        callback=lambda ctx, _, host: ctx.ensure_object(dict).update(metrics_host=host),
+        expose_value=False,
+        help="The admin listener's address [CDC_SYNC_METRICS_HOST; 127.0.0.1].",
+    )(command)
 
 
 def attempt_line(row: dict[str, Any]) -> str:

@@ -2,18 +2,27 @@
 
 import asyncio
 import signal
+from functools import partial
 from typing import get_args
 
 import click
 import uvicorn
 
-from cdc_sync.cli.common import actor, config_of, emit, serve_metrics, settings_of, state_engine_of
+from cdc_sync.cli.common import (
+    actor,
+    config_of,
+    emit,
+    metrics_options,
+    serve_metrics,
+    settings_of,
+    state_engine_of,
+)
 from cdc_sync.cli.console import console_of
 from cdc_sync.inbound.assembly import build_app, build_writer
 from cdc_sync.model.writes import Status
 from cdc_sync.repair.conflicts import resolve_conflict
 from cdc_sync.repair.inbox import replay
-from cdc_sync.store import inbox
+from cdc_sync.store import health, inbox
 from cdc_sync.store.conflicts import Keep, get_conflict, list_conflicts
 from cdc_sync.store.merges import get_merge, list_merges, resolve_merge
 
@@ -22,16 +31,16 @@ INBOX_STATUSES = get_args(Status)
 
 @click.command("serve")
 @click.option("--no-writer", is_flag=True, help="Only accept webhooks; run `cdc-sync writer` elsewhere.")
+@metrics_options
 @click.pass_context
-def serve(ctx: click.Context, no_writer: bool) -> None:
+def serve(ctx: click.Context, no_writer: bool, metrics_port: int | None) -> None:
     """Inbound: signed webhooks into the inbox, the writer, /healthz, /readyz; /metrics apart, on
-    127.0.0.1:[server] metrics_port."""
+    the admin listener ([server] metrics_port, 9109, unless --metrics-port)."""
     config = config_of(ctx)
     token = settings_of(ctx).events_token
     console = console_of(ctx) if config.console.on_serve else None
-    app = build_app(
-        state_engine_of(ctx, "serve"), config, token.get_secret_value() if token else None, console
-    )
+    engine = state_engine_of(ctx, "serve")
+    app = build_app(engine, config, token.get_secret_value() if token else None, console)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -43,8 +52,10 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
         )
     )
     writer = None if no_writer else build_writer(state_engine_of(ctx, "writer"), config)
-    if config.server.metrics_port:
-        serve_metrics(config.server.metrics_port, "set server.metrics_port")
+    if port := metrics_port or config.server.metrics_port:
+        serve_metrics(
+            ctx, port, "set server.metrics_port or --metrics-port", partial(health.unreachable, engine)
+        )
     click.echo(f"cdc-sync serve on http://{config.server.host}:{config.server.port}", err=True)
 
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with a handler
@@ -64,11 +75,13 @@ def serve(ctx: click.Context, no_writer: bool) -> None:
 
 
 @click.command("writer")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve /metrics on 127.0.0.1:PORT.")
+@metrics_options
 @click.pass_context
 def writer_command(ctx: click.Context, metrics_port: int | None) -> None:
-    """Apply inbox events to the CRM (the separate writer), until SIGTERM."""
-    writer = build_writer(state_engine_of(ctx, "writer"), config_of(ctx))
+    """Apply inbox events to the CRM (the separate writer), until SIGTERM; with --metrics-port,
+    /metrics, /healthz and /readyz (the state database answering) there."""
+    engine = state_engine_of(ctx, "writer")
+    writer = build_writer(engine, config_of(ctx))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -76,7 +89,9 @@ def writer_command(ctx: click.Context, metrics_port: int | None) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         if metrics_port:  # answering /metrics means ready: SIGTERM is handled from here on
-            serve_metrics(metrics_port, "pick another --metrics-port")
+            serve_metrics(
+                ctx, metrics_port, "pick another --metrics-port", partial(health.unreachable, engine)
+            )
         await writer.run(stop)
 
     asyncio.run(main())

@@ -15,6 +15,7 @@ from cdc_sync.cli.common import (
     attempt_line,
     config_of,
     emit,
+    metrics_options,
     serve_metrics,
     settings_of,
     state_engine_of,
@@ -31,13 +32,16 @@ from cdc_sync.store.migrate import migrate
 
 
 @click.command("run")
+@metrics_options
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Outbound: consume CRM changes, check, map and deliver them (until SIGTERM; drains cleanly)."""
+def run(ctx: click.Context, metrics_port: int | None) -> None:
+    """Outbound: consume CRM changes, check, map and deliver them (until SIGTERM; drains cleanly).
+    /metrics, /healthz and /readyz (ready: holding partitions, the state database answering) on
+    the admin listener, [consumer] metrics_port (9108) unless --metrics-port."""
     settings, config = settings_of(ctx), config_of(ctx)
     outbound = build_outbound(settings, config)
-    if config.consumer.metrics_port:
-        serve_metrics(config.consumer.metrics_port, "set consumer.metrics_port")
+    if port := metrics_port or config.consumer.metrics_port:
+        serve_metrics(ctx, port, "set consumer.metrics_port or --metrics-port", outbound.runner.not_ready)
     logging.getLogger(__name__).info("consuming %s", ", ".join(outbound.runner.topics))
     click.echo(
         f"cdc-sync run: consuming {len(outbound.runner.topics)} topics as {config.consumer.group_id}",

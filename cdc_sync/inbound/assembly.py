@@ -8,8 +8,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
 from cdc_sync.config import AppConfig
 from cdc_sync.console.app import Console, create_console
@@ -20,7 +19,7 @@ from cdc_sync.inbound.writer import Writer
 from cdc_sync.model.inbound import InboundEvent
 from cdc_sync.observability import metrics
 from cdc_sync.observability.state_gauges import StateGauges, refresh_forever
-from cdc_sync.store import alerts, inbox, live
+from cdc_sync.store import alerts, health, inbox, live
 from cdc_sync.vendors.registry import ADMISSIONS, CHANNELS
 
 
@@ -57,15 +56,7 @@ def build_app(
         metrics.ALERTS.labels("warning", kind).inc()
 
     async def ready() -> bool:
-        def ping() -> bool:
-            try:
-                with engine.connect() as conn:
-                    conn.execute(text("SELECT 1"))
-            except SQLAlchemyError:
-                return False
-            return True
-
-        return await asyncio.to_thread(ping)
+        return await asyncio.to_thread(health.unreachable, engine) is None
 
     batcher = InboxBatcher(StoreInbox(engine).put_many)
     app = create_app(

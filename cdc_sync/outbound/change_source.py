@@ -40,6 +40,10 @@ class ChangeSource(Protocol):
 
     def close(self) -> None: ...
 
+    def assigned(self) -> int:
+        """How many partitions this member holds now (0: not ready to consume)."""
+        ...
+
 
 def first_offsets(records: Sequence[RawMessage]) -> dict[Partition, int]:
     first: dict[Partition, int] = {}
@@ -82,6 +86,7 @@ class KafkaChangeSource:
         self._revoked: Revoked = lambda partitions: None
         self._paused = False
         self._pause_wanted = False
+        self._assignment: set[Partition] = set()  # by the callbacks, in the consumer's thread
 
     @property
     def consumer(self) -> Consumer:
@@ -130,12 +135,17 @@ class KafkaChangeSource:
         if self._consumer is not None:
             self._consumer.close()  # revokes (drained already) and commits stored offsets
 
+    def assigned(self) -> int:
+        return len(self._assignment)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._paused = False  # librdkafka resumes what it assigns; the next poll pauses again if wanted
+        self._assignment |= {(p.topic, p.partition) for p in partitions}
         log.info("assigned %s", [f"{p.topic}/{p.partition}" for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Runs inside consume(): the runner lets in-flight work of these partitions finish first."""
+        self._assignment -= {(p.topic, p.partition) for p in partitions}
         self._revoked([(p.topic, p.partition) for p in partitions])
         try:
             consumer.commit(asynchronous=False)

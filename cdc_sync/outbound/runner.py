@@ -36,6 +36,7 @@ from cdc_sync.outbound.outages import Dependencies, Stopping
 from cdc_sync.outbound.pipeline import EventPlan, Rejection, Route, lookup_ids, plan_event
 from cdc_sync.outbound.poison import poison_letter
 from cdc_sync.repair.retention import prune_forever
+from cdc_sync.store import health
 from cdc_sync.store.crm import fetch_lookups
 from cdc_sync.store.dead_letters import DeadLetter, add_dead_letter
 from cdc_sync.store.destinations import FOLLOW_S
@@ -75,6 +76,12 @@ class OutboundRunner:
         self._state_gauges = StateGauges(parts.engine, parts.config.destinations)
         self._shares: dict[str, float] = {}  # rollout shares, read before the first poll
         _prime_counters(parts)
+
+    def not_ready(self) -> str | None:
+        """`/readyz` of `run`: a member holding partitions, with its state database answering."""
+        if not self._p.source.assigned():
+            return "no partitions assigned (not yet, or more members than partitions)"
+        return health.unreachable(self._p.engine)
 
     @property
     def topics(self) -> list[str]:

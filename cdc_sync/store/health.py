@@ -7,6 +7,7 @@ need no extra privilege. Ages and lags are computed by the database, on its own 
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, Float, cast, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.store.tables import dead_letters
 
@@ -55,3 +56,13 @@ def slot_names(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         names = conn.execute(text("SELECT slot_name FROM pg_replication_slots")).scalars()
         return {str(name) for name in names}
+
+
+def unreachable(engine: Engine) -> str | None:
+    """Why the state database cannot be used now, or None when it answers."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"state database unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})"
+    return None

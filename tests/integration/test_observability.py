@@ -7,7 +7,7 @@ from functools import partial
 
 import httpx
 
-from tests.integration.outbound_fixtures import WRITER_METRICS_PORT, Process, Runner, wait_for
+from tests.integration.outbound_fixtures import METRICS_PORT, WRITER_METRICS_PORT, Process, Runner, wait_for
 from tests.integration.test_inbound import emit
 from tests.ops.metric_names import dashboard_exprs, declared_in, exposed_names, queried_names, rule_exprs
 
@@ -88,3 +88,15 @@ def test_run_shows_the_series_the_alert_rules_count_from_the_start(runner: Runne
 
     # The paused gauge is set by the state chore a second after start.
     wait_for("every primed series", lambda: not missing(), timeout_s=10)
+
+
+def test_each_process_answers_probes_on_its_admin_listener(runner: Runner, inbound: Process) -> None:
+    def answer(url: str) -> httpx.Response | None:
+        response = httpx.get(url, timeout=5)
+        return response if response.status_code == 200 else None
+
+    for port in (METRICS_PORT, WRITER_METRICS_PORT, 9109):  # run, the writer, serve
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = wait_for(f"{port}/readyz", partial(answer, f"http://127.0.0.1:{port}/readyz"), 60)
+        assert ready.json() == {"status": "ready"}  # run: holding partitions; all: the database answers
+    assert httpx.get("http://127.0.0.1:8000/metrics", timeout=5).status_code == 404  # not on the door

@@ -157,3 +157,12 @@ def test_the_consumer_config_stores_offsets_only_when_told_and_commits_them_in_t
     config = consumer_config("kafka:9092", ConsumerConfig(group_id="g"))
     assert config["enable.auto.offset.store"] is False and config["enable.auto.commit"] is True
     assert config["bootstrap.servers"] == "kafka:9092" and config["group.id"] == "g"
+
+
+def test_the_source_counts_the_partitions_it_holds_through_assignments_and_revocations() -> None:
+    source, consumer = opened([])
+    assert source.assigned() == 0  # subscribed, nothing assigned yet: not ready
+    consumer.on_assign(consumer, [TopicPartition(CREATE.topic, 0), TopicPartition(CREATE.topic, 1)])
+    consumer.on_assign(consumer, [TopicPartition(CREATE.topic, 2)])  # incremental (cooperative)
+    consumer.on_revoke(consumer, [TopicPartition(CREATE.topic, 0)])
+    assert source.assigned() == 2

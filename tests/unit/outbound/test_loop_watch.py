@@ -144,6 +144,9 @@ class FakeChangeSource:
     def close(self) -> None:
         pass
 
+    def assigned(self) -> int:
+        return 1
+
 
 class RecordingLane:
     def __init__(self) -> None:
