@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required" >&2; exit 1; }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench,report]'
 	@touch $@
 
 deps: $(VENV)/.installed

@@ -196,6 +196,8 @@ def _one_line(exc: Exception) -> str:
 
 
 def load_config(path: Path) -> AppConfig:
+    if not path.is_file():  # e.g. installed from a wheel and run outside the repository
+        raise ConfigError(f"{path}: no config file there: pass --config PATH or set CDC_SYNC_CONFIG")
     try:
         document = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -38,7 +38,7 @@ from cdc_sync.console.auth import (
     proxy_role,
 )
 from cdc_sync.console.passwords import MIN_LENGTH, hash_password, verify_password
-from cdc_sync.errors import CdcSyncError
+from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.outbound.pipeline import Route as OutboundRoute
 from cdc_sync.outbound.pipeline import build_routes
 from cdc_sync.repair import destinations as destination_ops
@@ -52,6 +52,7 @@ from cdc_sync.repair.dead_letters import (
     replay,
     select_letters,
 )
+from cdc_sync.report import html_plots
 from cdc_sync.store import audit, inbox, operators
 from cdc_sync.store.conflicts import Keep, list_conflicts
 from cdc_sync.store.dead_letters import StoredLetter
@@ -287,10 +288,11 @@ class Pages:
         found = await asyncio.to_thread(views.overview, self.c.engine, self.c.config, lag)
         (row,) = [d for d in found.destinations if d.name == name]
         report = await asyncio.to_thread(views.delivery_summaries, self.c.engine, name)
-        from cdc_sync.report.html import report_body  # matplotlib: only this page pays its import
-
-        plots = await asyncio.to_thread(report_body, report)
-        return _render(request, "destination.html", session, d=row, plots=Markup(plots))
+        try:
+            plots = Markup(await asyncio.to_thread(html_plots().report_body, report))
+        except ConfigError as exc:  # installed without the `report` extra
+            plots = Markup("<p>{}</p>").format(str(exc))
+        return _render(request, "destination.html", session, d=row, plots=plots)
 
     async def inbox(self, request: Request, session: Session) -> Response:
         wanted = request.query_params.getlist("status") or list(inbox.REPLAYABLE)
