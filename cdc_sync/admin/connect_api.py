@@ -46,6 +46,29 @@ class ConnectApi:
             if key in task["config"]
         )
 
+    def validate(self, config: ConnectorConfig) -> list[str]:
+        """Connect's own check of a config (`PUT /connector-plugins/{class}/config/validate`, which
+        also lets Debezium try the database): one "key: error" per problem."""
+        plugin = config.get("connector.class", "")
+        response = self._call("PUT", f"/connector-plugins/{plugin}/config/validate", json=config)
+        assert response is not None
+        found = response.json().get("configs", [])
+        return [f"{c['value']['name']}: {error}" for c in found for error in c["value"].get("errors") or []]
+
+    def restart(self, name: str, task: int | None = None, only_failed: bool = False) -> None:
+        """Restart the connector and its tasks (or only the failed ones), or one task."""
+        if task is not None:
+            self._call("POST", f"/connectors/{name}/tasks/{task}/restart")
+            return
+        flags = {"includeTasks": "true", "onlyFailed": str(only_failed).lower()}
+        self._call("POST", f"/connectors/{name}/restart", params=flags)
+
+    def pause(self, name: str) -> None:
+        self._call("PUT", f"/connectors/{name}/pause")
+
+    def resume(self, name: str) -> None:
+        self._call("PUT", f"/connectors/{name}/resume")
+
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> httpx.Response | None:

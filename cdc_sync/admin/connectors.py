@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from cdc_sync.admin import onboarding
 from cdc_sync.admin.connect_api import ConnectApi, ConnectorConfig
 from cdc_sync.errors import ConfigError, StackUnavailable
 from cdc_sync.store import publication
@@ -129,9 +130,41 @@ class Connectors:
     def plan(self, spec: ConnectorSpec) -> ApplyPlan:
         return plan_apply(spec, self._api.config(spec.name), publication.existing_tables(self._admin))
 
+    @property
+    def api(self) -> ConnectApi:
+        return self._api
+
+    def problems(self, plan: ApplyPlan, context: onboarding.Context) -> list[onboarding.Problem]:
+        """What the plan's captured tables still need (admin.onboarding), from the CRM's catalog."""
+        found = publication.table_facts(self._admin, plan.tables, onboarding.ORIGIN_TRIGGERS)
+        facts = [
+            onboarding.TableFacts(
+                str(row["table"]),
+                bool(row["primary_key"]),
+                str(row["replica_identity"]),
+                bool(row["sync_origin"]),
+                bool(row["origin_trigger"]),
+            )
+            for row in found
+        ]
+        return onboarding.problems(facts, context)
+
+    def prepare(self, problems: list[onboarding.Problem]) -> list[str]:
+        """Run the table changes `--prepare` may make, in one transaction; returns them."""
+        statements = list(dict.fromkeys(sql for problem in problems for sql in problem.prepare))
+        publication.run_statements(self._admin, statements)
+        return statements
+
+    def validate(self, spec: ConnectorSpec) -> list[str]:
+        """Connect's (and Debezium's) own check of the config, before it is applied."""
+        return self._api.validate({"name": spec.name, **spec.config})
+
     def apply(self, plan: ApplyPlan, timeout_s: float = 90.0) -> str | None:
-        """Carry out a plan; returns the id of the snapshot signal sent for new tables, if any."""
+        """Carry out a plan (refused while Connect's validation finds errors); returns the id of
+        the snapshot signal sent for new tables, if any."""
         spec = plan.spec
+        if plan.changes and (errors := self.validate(spec)):
+            raise ConfigError(f"Kafka Connect refuses connector {spec.name}'s config: {'; '.join(errors)}")
         publication.publish(self._admin, _publication_name(spec), plan.tables, spec.config["database.user"])
         if plan.changes:
             self._api.put_config(spec.name, spec.config)

@@ -84,3 +84,34 @@ def require_tables(engine: Engine, tables: Iterable[str]) -> None:
     missing = sorted(set(tables) - set(existing_tables(engine)))
     if missing:
         raise ConfigError(f"no such table in the CRM database: {', '.join(missing)}")
+
+
+_TABLE_FACTS = text(
+    """
+    SELECT n.nspname || '.' || c.relname AS table, c.relreplident AS replica_identity,
+      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key,
+      EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'sync_origin'
+              AND NOT a.attisdropped) AS sync_origin,
+      EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+              WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND p.proname = ANY(:triggers)) AS origin_trigger
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname || '.' || c.relname = ANY(:tables)
+    ORDER BY 1
+    """
+)
+
+
+def table_facts(
+    engine: Engine, tables: Iterable[str], origin_triggers: Iterable[str]
+) -> list[dict[str, object]]:
+    """What onboarding checks of each table (admin.onboarding): keys, replica identity, origin."""
+    values = {"tables": list(tables), "triggers": list(origin_triggers)}
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(_TABLE_FACTS, values).mappings()]
+
+
+def run_statements(engine: Engine, statements: Iterable[str]) -> None:
+    """DDL the DBA asked for (`connectors apply --prepare`), in one transaction."""
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
