@@ -28,7 +28,7 @@ from cdc_sync.repair import destinations as destination_ops
 from cdc_sync.repair.rollout import RolloutRequest, widen
 from cdc_sync.store import destinations
 from cdc_sync.store.ledger import LogQuery, sync_log
-from cdc_sync.store.migrate import migrate
+from cdc_sync.store.migrate import current, head, history, migrate
 
 
 @click.command("run")
@@ -175,6 +175,25 @@ def db_migrate(ctx: click.Context) -> None:
     (idempotent), as the schema's owner: CDC_SYNC_OWNER_DSN, else CDC_SYNC_CRM_DSN."""
     applied = migrate(state_engine(settings_of(ctx), "owner"))
     click.echo(f"applied migrations: {applied}" if applied else "schema is up to date")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """The schema's revision, and whether it is this cdc-sync's newest (exit 1 if not)."""
+    with state_engine(settings_of(ctx)).connect() as conn:
+        found = current(conn)
+    newest = head()
+    click.echo(f"{found or 'none (not migrated)'}{' (head)' if found == newest else f'; head is {newest}'}")
+    if found != newest:
+        sys.exit(1)
+
+
+@db.command("history")
+def db_history() -> None:
+    """The schema's revisions, oldest first."""
+    for revision, doc in history():
+        click.echo(f"{revision}  {doc}")
 
 
 @db.command("grant")

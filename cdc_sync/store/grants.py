@@ -33,13 +33,13 @@ _DEPTHS = "SELECT (destination, status, at)"  # dead-letter depth gauges, not th
 # Role → cdc_sync table → privileges. Tables not named get nothing.
 STATE: Mapping[str, Mapping[str, str]] = {
     SERVE: {
-        "schema_migrations": "SELECT",
+        "alembic_version": "SELECT",
         "inbox": "INSERT, SELECT (source, event_id)",  # ON CONFLICT DO NOTHING RETURNING source, event_id
         "alerts": "SELECT, INSERT, UPDATE",  # refused webhooks, one row a minute with a count
         "dead_letters": _DEPTHS,
     },
     WRITER: {
-        "schema_migrations": "SELECT",
+        "alembic_version": "SELECT",
         "inbox": "SELECT, UPDATE",
         "conflicts": "SELECT, INSERT, UPDATE",
         "field_versions": "SELECT, INSERT, UPDATE",
@@ -50,7 +50,7 @@ STATE: Mapping[str, Mapping[str, str]] = {
         "audit_log": f"INSERT, {_CHAIN}",
     },
     RUNNER: {
-        "schema_migrations": "SELECT",
+        "alembic_version": "SELECT",
         "deliveries": ALL_DML,  # DELETE: the retention schedule in `run`
         "dead_letters": ALL_DML,
         "destination_state": "SELECT, INSERT, UPDATE",
@@ -63,7 +63,7 @@ STATE: Mapping[str, Mapping[str, str]] = {
         "inbox": "SELECT, DELETE",  # retention
         "audit_log": f"INSERT, {_CHAIN}",
     },
-    AUDITOR: {"audit_log": "SELECT", "deliveries": "SELECT", "schema_migrations": "SELECT"},
+    AUDITOR: {"audit_log": "SELECT", "deliveries": "SELECT", "alembic_version": "SELECT"},
 }
 # The operator's commands reach every table of cdc_sync; the audit log it may only append to.
 OPERATOR_AUDIT = "SELECT, INSERT"

@@ -1,184 +1,100 @@
-"""Schema migrations for `cdc_sync`: numbered steps, applied once, under an advisory lock, by
-`cdc-sync db migrate` as the schema's owner; every other command only checks the version."""
+"""Schema migrations for `cdc_sync` with Alembic (`store/migrations/`, a frozen history), applied
+under an advisory lock by `cdc-sync db migrate` as the schema's owner, who then grants the
+service roles their tables; every other command only checks the revision.
 
-from collections.abc import Callable
+A database migrated by the numbered steps of earlier releases (`schema_migrations`, 1 to 14) is
+exactly revision 0001: it is stamped, not migrated again.
+"""
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from cdc_sync.errors import ConfigError
 from cdc_sync.store.grants import apply_state_grants
-from cdc_sync.store.tables import (
-    SCHEMA,
-    backfill_cursors,
-    conflicts,
-    console_sessions,
-    field_versions,
-    inbox,
-    merge_reviews,
-    metadata,
-    operators,
-    privacy_requests,
-    schema_migrations,
-    vendor_refs,
-)
+from cdc_sync.store.tables import SCHEMA
 
 _LOCK_ID = 0x0CDC5
+_SCRIPTS = Path(__file__).with_name("migrations")
+BASELINE = "0001"
+_LEGACY_STEPS = {*range(1, 13), 14}  # the numbered steps revision 0001 froze (13 was never used)
 
 
-def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, checkfirst=True)
+def _config(conn: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.attributes["connection"] = conn
+    return config
 
 
-def _v2_inbound(conn: Connection) -> None:
-    inbox.create(conn, checkfirst=True)
-    conflicts.create(conn, checkfirst=True)
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
 
 
-def _v3_dead_letter_resolution(conn: Connection) -> None:
-    # Databases created since v3 already have the columns from v1's create_all: IF NOT EXISTS.
-    conn.execute(
-        text(
-            f"ALTER TABLE {SCHEMA}.dead_letters "
-            "ADD COLUMN IF NOT EXISTS resolved_at timestamptz, "
-            "ADD COLUMN IF NOT EXISTS resolved_by text, "
-            "ADD COLUMN IF NOT EXISTS resolution jsonb"
-        )
-    )
+def head() -> str:
+    found = _scripts().get_current_head()
+    assert found is not None, "no revisions in store/migrations"
+    return found
 
 
-def _v4_field_versions(conn: Connection) -> None:
-    field_versions.create(conn, checkfirst=True)
+def current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn, opts={"version_table_schema": SCHEMA}).get_current_revision()
 
 
-def _v5_inbox_priority(conn: Connection) -> None:
-    conn.execute(
-        text(f"ALTER TABLE {SCHEMA}.inbox ADD COLUMN IF NOT EXISTS priority smallint NOT NULL DEFAULT 1")
-    )
-    conn.execute(
-        text(f"CREATE INDEX IF NOT EXISTS inbox_pending_priority ON {SCHEMA}.inbox (status, priority, id)")
-    )
+def history() -> list[tuple[str, str]]:
+    """(revision, what it does), oldest first."""
+    found = [(script.revision, (script.doc or "").splitlines()[0]) for script in _scripts().walk_revisions()]
+    return found[::-1]
 
 
-def _v6_vendor_refs(conn: Connection) -> None:
-    vendor_refs.create(conn, checkfirst=True)
-    # Unmatched events are retried when an event of the same entity applies (store.inbox).
-    conn.execute(
-        text(
-            f"CREATE INDEX IF NOT EXISTS inbox_unmatched_entity ON {SCHEMA}.inbox (entity) "
-            "WHERE status = 'unmatched'"
-        )
-    )
-
-
-def _v7_merge_reviews(conn: Connection) -> None:
-    merge_reviews.create(conn, checkfirst=True)
-
-
-def _v8_rollout(conn: Connection) -> None:
-    conn.execute(
-        text(f"ALTER TABLE {SCHEMA}.destination_state ADD COLUMN IF NOT EXISTS rollout double precision")
-    )
-
-
-def _v9_correction_conflicts(conn: Connection) -> None:
-    conn.execute(
-        text(
-            f"ALTER TABLE {SCHEMA}.conflicts ADD COLUMN IF NOT EXISTS kind text NOT NULL "
-            "DEFAULT 'vendor_write', ADD COLUMN IF NOT EXISTS details jsonb"
-        )
-    )
-
-
-def _v10_backfill_cursors(conn: Connection) -> None:
-    backfill_cursors.create(conn, checkfirst=True)
-
-
-def _v11_console(conn: Connection) -> None:
-    operators.create(conn, checkfirst=True)
-    console_sessions.create(conn, checkfirst=True)
-
-
-# Audit rows go only through this, oldest first and older than a day, by the retention rule: the
-# service roles may append to the log, never change it (store.grants).
-_PRUNE_AUDIT = f"""
-CREATE OR REPLACE FUNCTION {SCHEMA}.prune_audit(cutoff timestamptz, batch integer) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
-DECLARE gone integer;
-BEGIN
-  IF cutoff > now() - interval '1 day' THEN
-    RAISE EXCEPTION 'audit rows are kept at least a day (cutoff %)', cutoff;
-  END IF;
-  DELETE FROM {SCHEMA}.audit_log WHERE id IN (
-    SELECT id FROM {SCHEMA}.audit_log WHERE at < cutoff ORDER BY id LIMIT batch);
-  GET DIAGNOSTICS gone = ROW_COUNT;
-  RETURN gone;
-END $$
-"""
-
-
-def _v12_audit_chain(conn: Connection) -> None:
-    # Databases created since v12 have the columns from v1's create_all: IF NOT EXISTS.
-    conn.execute(
-        text(
-            f"ALTER TABLE {SCHEMA}.audit_log ADD COLUMN IF NOT EXISTS prev_hash text, "
-            "ADD COLUMN IF NOT EXISTS hash text"
-        )
-    )
-    conn.execute(text(_PRUNE_AUDIT))
-
-
-def _v14_privacy_requests(conn: Connection) -> None:
-    privacy_requests.create(conn, checkfirst=True)
-
-
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
-    (1, _v1_initial),
-    (2, _v2_inbound),
-    (3, _v3_dead_letter_resolution),
-    (4, _v4_field_versions),
-    (5, _v5_inbox_priority),
-    (6, _v6_vendor_refs),
-    (7, _v7_merge_reviews),
-    (8, _v8_rollout),
-    (9, _v9_correction_conflicts),
-    (10, _v10_backfill_cursors),
-    (11, _v11_console),
-    (12, _v12_audit_chain),
-    (14, _v14_privacy_requests),
-]
-
-
-def migrate(engine: Engine) -> list[int]:
-    """Apply pending migrations; returns the versions applied now. Safe to run concurrently."""
+def migrate(engine: Engine) -> list[str]:
+    """Bring the schema to the newest revision; returns the revisions applied now. Safe to run
+    concurrently (the second waits, then finds nothing to do)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-        schema_migrations.create(conn, checkfirst=True)
-        done = set(conn.execute(select(schema_migrations.c.version)).scalars())
-        applied = []
-        for version, step in MIGRATIONS:
-            if version not in done:
-                step(conn)
-                conn.execute(insert(schema_migrations).values(version=version))
-                applied.append(version)
+        _stamp_legacy(conn)
+        before = current(conn)
+        command.upgrade(_config(conn), "head")
+        applied = [s.revision for s in _scripts().iterate_revisions(head(), before)]
         apply_state_grants(conn)
-    return applied
+    return applied[::-1]
+
+
+def _stamp_legacy(conn: Connection) -> None:
+    if current(conn) is not None:
+        return
+    table = conn.execute(text("SELECT to_regclass(:t)"), {"t": f"{SCHEMA}.schema_migrations"}).scalar()
+    if table is None:
+        return
+    steps = set(conn.execute(text(f"SELECT version FROM {SCHEMA}.schema_migrations")).scalars())
+    if steps != _LEGACY_STEPS:
+        raise ConfigError(
+            f"schema {SCHEMA} was migrated by numbered steps up to {max(steps, default=0)}: upgrade it with "
+            "the release before Alembic first (its `db migrate` brings it to step 14)"
+        )
+    command.stamp(_config(conn), BASELINE)
 
 
 def require_current(engine: Engine) -> None:
-    """Refuse to start on a schema missing a migration of this cdc-sync's: migrations are DDL, run
-    by the owner's `cdc-sync db migrate`, not by every command with a service role. (A newer
-    schema is fine: migrations only add, so the release before still runs on it.)"""
+    """Refuse to start on a schema older than this cdc-sync's (migrations are DDL, the owner's
+    `cdc-sync db migrate`). A revision this release does not know is a newer one: migrations
+    only add, so the release before still runs on it."""
     try:
         with engine.connect() as conn:
-            applied = set(conn.execute(select(schema_migrations.c.version)).scalars())
-    except ProgrammingError:  # no schema, no table, or no grant on it
-        applied = set()
-    missing = sorted({version for version, _ in MIGRATIONS} - applied)
-    if missing:
-        found = f"without migrations {missing}" if applied else "missing"
-        raise ConfigError(
-            f"the cdc_sync schema is {found}: run `cdc-sync db migrate` with the schema owner's DSN "
-            "(CDC_SYNC_OWNER_DSN)"
-        )
+            found = current(conn)
+    except ProgrammingError:  # no schema, or no grant on it
+        found = None
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if found == head() or (found is not None and found not in known):
+        return
+    state = "missing" if found is None else f"at revision {found}"
+    raise ConfigError(
+        f"the cdc_sync schema is {state}, this cdc-sync needs {head()}: run `cdc-sync db migrate` "
+        "with the schema owner's DSN (CDC_SYNC_OWNER_DSN)"
+    )

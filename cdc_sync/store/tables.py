@@ -42,13 +42,6 @@ def _position() -> list[Column[object]]:
     ]
 
 
-schema_migrations = Table(
-    "schema_migrations",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
 # Every attempt to deliver a change: the sync log, queryable by time and object.
 deliveries = Table(
     "deliveries",

@@ -21,6 +21,8 @@ BEGIN
   END LOOP;
 END $$;
 ALTER ROLE debezium REPLICATION;
+-- The dev stack's migration role may make throwaway databases (the upgrade-from-empty test).
+ALTER ROLE cdc_owner CREATEDB;
 
 SELECT 'CREATE DATABASE crm OWNER crm_owner'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'crm') \gexec
