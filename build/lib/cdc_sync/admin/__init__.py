@@ -1,0 +1,1 @@
+"""Operator commands' logic for the stack: connectors, consumer offsets, contracts."""

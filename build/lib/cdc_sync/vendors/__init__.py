@@ -1,0 +1,1 @@
+"""One folder per vendor kind; `registry` is the only list of them."""
