@@ -129,22 +129,20 @@ def apply_state_grants(conn: Connection) -> None:
     tables = conn.execute(
         text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": SCHEMA}
     ).scalars()
-    roles = ", ".join(_existing(conn, SERVICE_ROLES))
-    if not roles:
+    existing = _existing(conn, SERVICE_ROLES)
+    if not existing:
         return  # a single-role install: its one role owns everything
+    roles = ", ".join(existing)
     conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {roles}"))
     conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {SCHEMA} FROM {roles}"))
     conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {roles}"))
-    existing = set(_existing(conn, SERVICE_ROLES))
     for grant in state_grants(tables):
         if grant.role in existing:
             conn.execute(text(grant.sql()))
-    pruners = ", ".join(role for role in AUDIT_PRUNERS if role in existing)
-    conn.execute(text(f"REVOKE ALL ON FUNCTION {SCHEMA}.prune_audit(timestamptz, integer) FROM PUBLIC"))
-    if pruners:
-        conn.execute(
-            text(f"GRANT EXECUTE ON FUNCTION {SCHEMA}.prune_audit(timestamptz, integer) TO {pruners}")
-        )
+    prune = f"FUNCTION {SCHEMA}.prune_audit(timestamptz, integer)"
+    conn.execute(text(f"REVOKE ALL ON {prune} FROM PUBLIC"))
+    if pruners := ", ".join(role for role in AUDIT_PRUNERS if role in existing):
+        conn.execute(text(f"GRANT EXECUTE ON {prune} TO {pruners}"))
 
 
 def crm_grant_statements(conn: Connection, writes: Writes, command_writes: Writes) -> list[str]:

@@ -6,6 +6,7 @@ A database migrated by the numbered steps of earlier releases (`schema_migration
 exactly revision 0001: it is stamped, not migrated again.
 """
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -32,6 +33,7 @@ def _config(conn: Connection | None = None) -> Config:
     return config
 
 
+@cache
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config())
 
