@@ -102,6 +102,16 @@ CONNECTOR_RUNNING = Gauge(
     "1 while the connector and all its tasks are RUNNING in Kafka Connect",
     ["connector"],
 )
+CONNECTOR_TASK_STATE = Gauge(
+    "cdc_sync_connector_task_state",
+    "1 for the state a connector's task is in now in Kafka Connect, 0 for the other states",
+    ["connector", "task", "state"],
+)
+CRM_ROWS_CHANGED = Counter(
+    "cdc_sync_crm_rows_changed_total",
+    "Rows the CRM inserted, updated or deleted in a table cdc-sync run consumes (PostgreSQL's statistics)",
+    ["table"],
+)
 RECONCILE_DIFFERENCE_RATIO = Gauge(
     "cdc_sync_reconcile_difference_ratio",
     "Share of records that differ between the CRM and the vendor at the last reconciliation",

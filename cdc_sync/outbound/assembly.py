@@ -1,6 +1,7 @@
 """Builds the outbound service from settings and the config file (the one place that wires I/O)."""
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import httpx
@@ -77,9 +78,10 @@ def build_lanes(config: AppConfig, hooks: DeliveryHooks) -> dict[str, Lane]:
     return {name: build_lane(name, destination, hooks) for name, destination in config.destinations.items()}
 
 
-def source_health(settings: Settings, engine: Engine) -> SourceHealth:
+def source_health(settings: Settings, engine: Engine, tables: Collection[str] = ()) -> SourceHealth:
     """Watch the connectors of `connectors/` and the slots they name (none if there is no such
-    folder: the change source is then someone else's to watch)."""
+    folder: the change source is then someone else's to watch), and count the rows the CRM
+    changes in `tables` (the ones run consumes)."""
     try:
         specs = load_specs(settings.connectors_dir)
     except ConfigError as exc:
@@ -87,7 +89,7 @@ def source_health(settings: Settings, engine: Engine) -> SourceHealth:
         specs = []
     watched = [Watched(spec.name, str(spec.config.get("slot.name", "debezium"))) for spec in specs]
     connect = ConnectApi(settings.connect_url, httpx.Client(base_url=settings.connect_url, timeout=3.0))
-    return SourceHealth(engine, connect.status, watched)
+    return SourceHealth(engine, connect.status, watched, tables)
 
 
 def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbound:
@@ -98,6 +100,7 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
     notifier = Notifier(config.notifications)
     systems = {name: destination.system for name, destination in config.destinations.items()}
     lanes = build_lanes(config, DurableHooks(engine, ledger, notifier, systems))
+    routes = build_routes(config)
     parts = RunnerParts(
         source=KafkaChangeSource(consumer_config(settings.kafka_bootstrap, config.consumer)),
         topic_prefix=settings.topic_prefix,
@@ -105,9 +108,9 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
         engine=engine,
         decoder=EnvelopeDecoder(SchemaRegistry(settings.registry_url)),
         contracts=load_contracts(config.contracts_dir),
-        routes=build_routes(config),
+        routes=routes,
         lanes=lanes,
         ledger=ledger,
-        source_health=source_health(settings, engine),
+        source_health=source_health(settings, engine, routes),
     )
     return Outbound(OutboundRunner(parts), lanes, notifier, ledger)

@@ -283,6 +283,7 @@ def _prime_counters(parts: RunnerParts) -> None:
         metrics.DEPENDENCY_UP.labels(dependency).set(1)
     for table in parts.routes:
         metrics.CONTRACT_VIOLATIONS.labels(table)
+        metrics.EVENTS.labels(table)  # CdcSyncChangesNotConsumed compares it with the CRM's rows
     for destination in parts.lanes:
         metrics.DELIVERIES.labels(destination, "ok")
         metrics.RETRIES.labels(destination)

@@ -1,12 +1,15 @@
-"""Readings of backlog that lives in PostgreSQL: open dead letters and WAL held by replication slots.
+"""Readings of backlog that lives in PostgreSQL: open dead letters and WAL held by replication slots,
+and how many rows the CRM has changed in the tables cdc-sync consumes.
 
-Both read with the service role (cdc_writer): `pg_replication_slots` and `pg_current_wal_lsn()`
-need no extra privilege. Ages and lags are computed by the database, on its own clock and LSNs.
+All read with the service roles: `pg_replication_slots`, `pg_current_wal_lsn()` and
+`pg_stat_user_tables` need no extra privilege. Ages and lags are computed by the database, on its
+own clock and LSNs.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Float, cast, func, select, text
+from sqlalchemy import Engine, Float, bindparam, cast, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdc_sync.store.tables import dead_letters
@@ -29,6 +32,17 @@ _SLOT_LAG = text(
     """
 )
 
+# Rows written by transactions since the statistics were last reset, counted when each transaction
+# ends (rolled-back ones too): unlike WAL, neither Debezium's heartbeat nor cdc-sync's own tables
+# nor other databases of the cluster move it.
+_ROWS_CHANGED = text(
+    """
+    SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del
+    FROM pg_stat_user_tables
+    WHERE schemaname || '.' || relname IN :tables
+    """
+).bindparams(bindparam("tables", expanding=True))
+
 
 def open_dead_letters(engine: Engine) -> list[DeadLetterDepth]:
     """Open dead letters per destination with the age of the oldest, in seconds."""
@@ -49,6 +63,16 @@ def slot_lag_bytes(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(_SLOT_LAG).all()
     return {str(name): max(int(lag), 0) for name, lag in rows}
+
+
+def rows_changed(engine: Engine, tables: Collection[str]) -> dict[str, int]:
+    """Rows inserted, updated or deleted so far in each of these schema-qualified tables, by
+    PostgreSQL's cumulative statistics (a table it does not know is left out)."""
+    if not tables:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(_ROWS_CHANGED, {"tables": sorted(tables)}).all()
+    return {str(table): int(count) for table, count in rows}
 
 
 def slot_names(engine: Engine) -> set[str]:

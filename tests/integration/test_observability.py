@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 import httpx
+from sqlalchemy import Engine, text
 
 from tests.integration.outbound_fixtures import METRICS_PORT, WRITER_METRICS_PORT, Process, Runner, wait_for
 from tests.integration.test_inbound import emit
@@ -78,6 +79,8 @@ PRIMED = [
     'cdc_sync_contract_violations_total{table="public.contacts"}',
     'cdc_sync_alerts_total{kind="escalation",severity="severe"}',  # labels sorted by name
     'cdc_sync_destination_paused{destination="marketing"}',
+    'cdc_sync_events_total{table="public.contacts"}',  # CdcSyncChangesNotConsumed compares these two
+    'cdc_sync_crm_rows_changed_total{table="public.contacts"}',
 ]
 
 
@@ -100,3 +103,26 @@ def test_each_process_answers_probes_on_its_admin_listener(runner: Runner, inbou
         ready = wait_for(f"{port}/readyz", partial(answer, f"http://127.0.0.1:{port}/readyz"), 60)
         assert ready.json() == {"status": "ready"}  # run: holding partitions; all: the database answers
     assert httpx.get("http://127.0.0.1:8000/metrics", timeout=5).status_code == 404  # not on the door
+
+
+def test_run_shows_each_connector_task_state(runner: Runner) -> None:
+    running = 'cdc_sync_connector_task_state{connector="crm-postgres",state="RUNNING",task="0"} 1.0'
+    failed = 'cdc_sync_connector_task_state{connector="crm-postgres",state="FAILED",task="0"} 0.0'
+
+    def shown() -> bool:
+        lines = set(exposition(str(runner.ready_url)).splitlines())
+        return running in lines and failed in lines
+
+    wait_for("crm-postgres task 0 RUNNING (and not FAILED)", shown, timeout_s=30)
+
+
+def test_run_counts_the_rows_the_crm_changes_and_the_events_it_consumes(runner: Runner, crm: Engine) -> None:
+    """The two sides of CdcSyncChangesNotConsumed: a CRM insert moves both (others may add more)."""
+    rows = partial(runner.metric, "cdc_sync_crm_rows_changed_total", table="public.contacts")
+    events = partial(runner.metric, "cdc_sync_events_total", table="public.contacts")
+    before = rows(), events()
+    with crm.begin() as conn:
+        email = f"stale-{uuid.uuid4().hex[:12]}@example.com"
+        conn.execute(text("INSERT INTO contacts (email) VALUES (:e)"), {"e": email})
+    wait_for("the inserted row counted from pg_stat_user_tables", lambda: rows() > before[0], timeout_s=30)
+    wait_for("its change event consumed", lambda: events() > before[1], timeout_s=60)
