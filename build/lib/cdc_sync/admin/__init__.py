@@ -1,1 +1,0 @@
-"""Operator commands' logic for the stack: connectors, consumer offsets, contracts."""

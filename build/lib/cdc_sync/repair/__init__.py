@@ -1,1 +1,0 @@
-"""Putting things right after the fact: dead-letter replay, resume of paused destinations, reconciliation."""

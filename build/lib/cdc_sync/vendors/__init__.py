@@ -1,1 +1,0 @@
-"""One folder per vendor kind; `registry` is the only list of them."""

@@ -1,1 +1,0 @@
-"""The ERP: no destination kind of its own (cdc-sync sends it signed webhooks); its sandbox."""
