@@ -44,6 +44,66 @@ class NotificationConfig(Frozen):
         return os.environ.get(self.url_env) or None
 
 
+KafkaValue = str | int | float | bool
+
+# librdkafka properties that carry a secret: never in the file, each from its environment variable
+# (a Settings field, so the log redactor knows it). Any other `*.password` / `*.secret` is refused too.
+KAFKA_SECRETS: dict[str, str] = {
+    "sasl.password": "CDC_SYNC_KAFKA_SASL_PASSWORD",
+    "ssl.key.password": "CDC_SYNC_KAFKA_SSL_KEY_PASSWORD",
+    "ssl.keystore.password": "CDC_SYNC_KAFKA_SSL_KEYSTORE_PASSWORD",
+    "sasl.oauthbearer.client.secret": "CDC_SYNC_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+    "ssl.key.pem": "CDC_SYNC_KAFKA_SSL_KEY_PEM",
+}
+# Properties cdc-sync sets itself: where they come from instead.
+KAFKA_RESERVED: dict[str, str] = {
+    "bootstrap.servers": "set CDC_SYNC_KAFKA_BOOTSTRAP",
+    "group.id": "set [consumer] group_id",
+    "session.timeout.ms": "set [consumer] session_timeout_ms",
+    "enable.auto.commit": "cdc-sync commits the offsets of finished work itself",
+    "enable.auto.offset.store": "cdc-sync stores the offsets of finished work itself",
+    "error_cb": "cdc-sync reports client errors itself",
+}
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`sasl.mechanism = ...` unquoted is a nested table in TOML: back to dotted property names."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        flat.update(_flat(value, f"{name}.") if isinstance(value, dict) else {name: value})
+    return flat
+
+
+def _kafka_refusal(name: str) -> str | None:
+    """Why a property may not be in the file, or None."""
+    if name in KAFKA_SECRETS:
+        return f"{name} is a secret and does not belong in the file: set it in {KAFKA_SECRETS[name]}"
+    if name.endswith((".password", ".secret")):
+        known = ", ".join(f"{prop} ({env})" for prop, env in KAFKA_SECRETS.items())
+        return f"{name} looks like a secret and does not belong in the file; from the environment: {known}"
+    return f"{name} is cdc-sync's own: {KAFKA_RESERVED[name]}" if name in KAFKA_RESERVED else None
+
+
+class KafkaConfig(Frozen):
+    """`[kafka]`: librdkafka properties every Kafka client of cdc-sync gets (`security.protocol`,
+    `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, ...), passed through as they are.
+    Secrets come from the environment (`KAFKA_SECRETS`), the bootstrap from CDC_SYNC_KAFKA_BOOTSTRAP."""
+
+    properties: dict[str, KafkaValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _properties(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or set(data) == {"properties"}:
+            return data
+        properties = _flat(data)
+        refusals = [refusal for refusal in map(_kafka_refusal, properties) if refusal]
+        if refusals:
+            raise ValueError(refusals[0])
+        return {"properties": properties}
+
+
 class ConsumerConfig(Frozen):
     group_id: str = "cdc-sync-outbound"
     metrics_port: int | None = 9108
@@ -122,6 +182,7 @@ class AppConfig(Frozen):
     corrections: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notifications: NotificationConfig = NotificationConfig()
     consumer: ConsumerConfig = ConsumerConfig()
+    kafka: KafkaConfig = KafkaConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     retention: RetentionConfig = RetentionConfig()
     contracts_dir: Path = Path("schemas")

@@ -25,8 +25,21 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = None  # keys the audit log's hash chain (store.audit)
     crm_admin_dsn: SecretStr = SecretStr(_DEV_ADMIN_DSN)
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The secrets of `[kafka]` (config.KAFKA_SECRETS): librdkafka's property of the same name.
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_keystore_password: SecretStr | None = None
+    kafka_sasl_oauthbearer_client_secret: SecretStr | None = None
+    kafka_ssl_key_pem: SecretStr | None = None
     connect_url: str = "http://127.0.0.1:8083"
+    connect_username: str | None = None  # HTTP basic auth of the Connect REST API, with its password
+    connect_password: SecretStr | None = None
+    connect_ca: Path | None = None  # CA bundle (PEM) the Connect URL's certificate is checked against
     registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    registry_username: str | None = None  # HTTP basic auth of the registry, with its password
+    registry_password: SecretStr | None = None
+    registry_token: SecretStr | None = None  # or a bearer token
+    registry_ca: Path | None = None  # CA bundle (PEM) the registry URL's certificate is checked against
     connectors_dir: Path = Path("connectors")
     config: Path = Path("config/cdc-sync.toml")
     topic_prefix: str = "crm"

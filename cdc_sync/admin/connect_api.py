@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from cdc_sync.endpoints import HttpEndpoint
 from cdc_sync.errors import ConfigError, StackUnavailable
 
 ConnectorConfig = dict[str, str]
@@ -16,9 +17,15 @@ class ConnectApi:
     """A Kafka Connect worker's REST endpoint."""
 
     def __init__(
-        self, base_url: str, client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep
+        self,
+        endpoint: HttpEndpoint | str,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout_s: float = 30.0,
     ) -> None:
-        self._client = client or httpx.Client(base_url=base_url, timeout=30.0)
+        """`endpoint`: see `endpoints.connect_endpoint` (a bare URL: no auth, the system CAs)."""
+        endpoint = HttpEndpoint(endpoint) if isinstance(endpoint, str) else endpoint
+        self._client = client or endpoint.client(timeout_s)
         self._sleep = sleep
 
     def config(self, name: str) -> ConnectorConfig | None:

@@ -38,6 +38,7 @@ from cdc_sync.admin.offsets import (
     check_topic,
     plan_rewind,
 )
+from cdc_sync.endpoints import with_refusals
 from cdc_sync.errors import CdcSyncError, StackUnavailable
 from cdc_sync.store.audit import audit
 
@@ -65,11 +66,13 @@ _LATEST: Any = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 class KafkaOffsets:
     """The AdminClient calls of the offsets commands, each bounded by `timeout_s`."""
 
-    def __init__(self, bootstrap: str, timeout_s: float = 10.0, client: Any = None) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, config: dict[str, Any], timeout_s: float = 10.0, client: Any = None) -> None:
+        """`config`: the common client config (`endpoints.kafka_client_config`)."""
+        self.bootstrap = str(config.get("bootstrap.servers"))
         self._timeout = timeout_s
         # librdkafka would log every failed connection attempt; the translated error says it once.
-        self._admin = client or AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        config, self._refusals = with_refusals({"log_level": 0, **config})
+        self._admin = client or AdminClient(config)
 
     def topics(self) -> dict[str, tuple[int, ...]]:
         """Topic → its partitions."""
@@ -131,8 +134,10 @@ class KafkaOffsets:
         try:
             return call()
         except KafkaException as exc:
+            self._refusals.check(self.bootstrap)
             raise self._translate(what, exc) from exc
         except FutureTimeout as exc:
+            self._refusals.check(self.bootstrap)
             raise StackUnavailable(f"cannot reach Kafka at {self.bootstrap}: {what} timed out") from exc
 
     def _translate(self, what: str, exc: KafkaException) -> CdcSyncError:

@@ -11,6 +11,7 @@ from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import ApplyPlan, Connectors, ConnectorSpec, load_specs
 from cdc_sync.admin.onboarding import Context, Problem
 from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engine_of
+from cdc_sync.endpoints import connect_endpoint, kafka_client_config, registry_endpoint
 from cdc_sync.errors import ConfigError
 from cdc_sync.events import describe
 from cdc_sync.outbound.assembly import crm_admin_engine
@@ -24,7 +25,7 @@ from cdc_sync.store.audit import audit
 
 
 def _connectors(settings: Settings) -> Connectors:
-    return Connectors(ConnectApi(settings.connect_url), crm_admin_engine(settings))
+    return Connectors(ConnectApi(connect_endpoint(settings)), crm_admin_engine(settings))
 
 
 @click.group()
@@ -217,6 +218,6 @@ def events_tail(
         max_events=max_events,
         idle_timeout_s=idle_timeout,
     )
-    decoder = EnvelopeDecoder(SchemaRegistry(settings.registry_url))
-    for event in read_events(settings.kafka_bootstrap, decoder, options):
+    decoder = EnvelopeDecoder(SchemaRegistry(registry_endpoint(settings)))
+    for event in read_events(kafka_client_config(settings, config_of(ctx).kafka), decoder, options):
         click.echo(event.model_dump_json() if as_json else describe(event))

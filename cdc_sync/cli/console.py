@@ -12,6 +12,7 @@ from cdc_sync.cli.common import actor, config_of, emit, settings_of, state_engin
 from cdc_sync.console.app import Console, create_console
 from cdc_sync.console.auth import ROLES
 from cdc_sync.console.passwords import MIN_LENGTH, hash_password
+from cdc_sync.endpoints import kafka_client_config, registry_endpoint
 from cdc_sync.store.operators import add_operator, list_operators
 
 
@@ -21,8 +22,8 @@ def console_of(ctx: click.Context) -> Console:
         state_engine_of(ctx),
         config_of(ctx),
         settings.topic_prefix,
-        settings.registry_url,
-        settings.kafka_bootstrap,
+        registry_endpoint(settings),
+        kafka_client_config(settings, config_of(ctx).kafka),
     )
 
 

@@ -19,6 +19,7 @@ from cdc_sync.cli.common import (
     state_engine_of,
 )
 from cdc_sync.cli.params import INSTANT
+from cdc_sync.endpoints import registry_endpoint
 from cdc_sync.errors import CdcSyncError
 from cdc_sync.repair.dead_letter_rules import LetterResult, ReplayReport, replay_kind
 from cdc_sync.repair.dead_letters import (
@@ -248,7 +249,7 @@ def dlq_replay(
         raise click.UsageError("name the dead letters to replay (IDs) or pass --all, not both")
     settings = settings_of(ctx)
     context = ReplayContext(
-        _engine(ctx), config_of(ctx), actor(), settings.topic_prefix, settings.registry_url
+        _engine(ctx), config_of(ctx), actor(), settings.topic_prefix, registry_endpoint(settings)
     )
     request = ReplayRequest(letter_ids, every_open, destination, fresh)
     letters = select_letters(context, request)

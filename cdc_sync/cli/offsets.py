@@ -18,6 +18,7 @@ from cdc_sync.admin.offsets import (
 )
 from cdc_sync.cli.common import actor, config_of, confirm, emit, settings_of, state_engine_of
 from cdc_sync.cli.params import INSTANT
+from cdc_sync.endpoints import kafka_client_config
 from cdc_sync.outbound.pipeline import build_routes
 
 
@@ -42,7 +43,9 @@ def offsets_show(ctx: click.Context, group: str | None, as_json: bool) -> None:
     group = group or config.consumer.group_id
     routed = routed_topics(settings.topic_prefix, build_routes(config))
     report = read_offsets(
-        KafkaOffsets(settings.kafka_bootstrap), group, routed if group == config.consumer.group_id else []
+        KafkaOffsets(kafka_client_config(settings, config.kafka)),
+        group,
+        routed if group == config.consumer.group_id else [],
     )
     emit(report.as_dict(), as_json, _report_lines(report))
 
@@ -107,7 +110,7 @@ def offsets_rewind(
     settings, config = settings_of(ctx), config_of(ctx)
     target = _target(to_offset, to_time, to_earliest, shift)
     request = RewindRequest(group or config.consumer.group_id, topic, target, partition)
-    kafka = KafkaOffsets(settings.kafka_bootstrap)
+    kafka = KafkaOffsets(kafka_client_config(settings, config.kafka))
     plan = preview_rewind(
         kafka, request, destinations_for(topic, settings.topic_prefix, build_routes(config))
     )

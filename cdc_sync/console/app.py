@@ -38,6 +38,7 @@ from cdc_sync.console.auth import (
     proxy_role,
 )
 from cdc_sync.console.passwords import MIN_LENGTH, hash_password, verify_password
+from cdc_sync.endpoints import HttpEndpoint
 from cdc_sync.errors import CdcSyncError, ConfigError
 from cdc_sync.outbound.pipeline import Route as OutboundRoute
 from cdc_sync.outbound.pipeline import build_routes
@@ -67,13 +68,13 @@ class Console:
     engine: Engine
     config: AppConfig
     topic_prefix: str
-    registry_url: str
-    kafka_bootstrap: str
+    registry: HttpEndpoint
+    kafka: dict[str, Any]  # the common Kafka client config (endpoints.kafka_client_config)
 
     def offsets(self, routes: Mapping[str, Sequence[OutboundRoute]] | None = None) -> OffsetsReport:
         """`offsets show` for the configured group."""
         routed = routed_topics(self.topic_prefix, routes or build_routes(self.config))
-        return read_offsets(KafkaOffsets(self.kafka_bootstrap), self.config.consumer.group_id, routed)
+        return read_offsets(KafkaOffsets(self.kafka), self.config.consumer.group_id, routed)
 
     def lag(self) -> dict[str, int | None]:
         """Each destination's consumer lag; unknown (None) while Kafka does not answer."""
@@ -228,7 +229,7 @@ class Pages:
         if not ids and not every:
             raise Refused(400, "select dead letters to retry, or retry all that match the filter")
         context = ReplayContext(
-            self.c.engine, self.c.config, session.operator, self.c.topic_prefix, self.c.registry_url
+            self.c.engine, self.c.config, session.operator, self.c.topic_prefix, self.c.registry
         )
         wanted = views.LetterFilter(*(str(form.get(name) or "") for name in views.LetterFilter.FIELDS))
         request_ = ReplayRequest(ids, every, wanted.destination or None)
@@ -322,7 +323,7 @@ class Pages:
             return _render(request, "rewind.html", session, plan=plan, form=dict(form))
         require_idle(plan.group)
         await asyncio.to_thread(
-            apply_rewind, KafkaOffsets(self.c.kafka_bootstrap), self.c.engine, plan, session.operator
+            apply_rewind, KafkaOffsets(self.c.kafka), self.c.engine, plan, session.operator
         )
         return _back("/offsets", f"rewound {len(plan.moves)} partition(s) of {plan.topic} (audited)")
 
@@ -341,7 +342,7 @@ class Pages:
         request = RewindRequest(self.c.config.consumer.group_id, topic, target, number("partition"))
         routes = build_routes(self.c.config)
         return preview_rewind(
-            KafkaOffsets(self.c.kafka_bootstrap),
+            KafkaOffsets(self.c.kafka),
             request,
             destinations_for(topic, self.c.topic_prefix, routes),
         )

@@ -13,6 +13,7 @@ from cdc_sync.config import AppConfig, DestinationConfig, load_config
 from cdc_sync.data_keys import sealer_from
 from cdc_sync.delivery.durable import DurableHooks
 from cdc_sync.delivery.sender import DeliveryHooks, Lane
+from cdc_sync.endpoints import connect_endpoint, kafka_client_config, registry_endpoint
 from cdc_sync.errors import ConfigError
 from cdc_sync.observability.notify import Notifier
 from cdc_sync.observability.source_health import SourceHealth, Watched
@@ -88,7 +89,7 @@ def source_health(settings: Settings, engine: Engine, tables: Collection[str] = 
         log.info("not watching connectors: %s", exc)
         specs = []
     watched = [Watched(spec.name, str(spec.config.get("slot.name", "debezium"))) for spec in specs]
-    connect = ConnectApi(settings.connect_url, httpx.Client(base_url=settings.connect_url, timeout=3.0))
+    connect = ConnectApi(connect_endpoint(settings), timeout_s=3.0)
     return SourceHealth(engine, connect.status, watched, tables)
 
 
@@ -102,11 +103,13 @@ def build_outbound(settings: Settings, config: AppConfig | None = None) -> Outbo
     lanes = build_lanes(config, DurableHooks(engine, ledger, notifier, systems))
     routes = build_routes(config)
     parts = RunnerParts(
-        source=KafkaChangeSource(consumer_config(settings.kafka_bootstrap, config.consumer)),
+        source=KafkaChangeSource(
+            consumer_config(kafka_client_config(settings, config.kafka), config.consumer)
+        ),
         topic_prefix=settings.topic_prefix,
         config=config,
         engine=engine,
-        decoder=EnvelopeDecoder(SchemaRegistry(settings.registry_url)),
+        decoder=EnvelopeDecoder(SchemaRegistry(registry_endpoint(settings))),
         contracts=load_contracts(config.contracts_dir),
         routes=routes,
         lanes=lanes,

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from cdc_sync.config import ConsumerConfig
+from cdc_sync.endpoints import KafkaRefusals
 from cdc_sync.errors import StackUnavailable
 from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.outbound.envelope import RawMessage
@@ -52,13 +53,10 @@ def first_offsets(records: Sequence[RawMessage]) -> dict[Partition, int]:
     return first
 
 
-def consumer_config(bootstrap: str, consumer: ConsumerConfig) -> dict[str, Any]:
+def consumer_config(client: dict[str, Any], consumer: ConsumerConfig) -> dict[str, Any]:
+    """`run`'s consumer: the common client config (`endpoints.kafka_client_config`) and its own
+    settings; `[kafka]` may tune the defaults here but not what `config.KAFKA_RESERVED` names."""
     return {
-        "bootstrap.servers": bootstrap,
-        "group.id": consumer.group_id,
-        "session.timeout.ms": consumer.session_timeout_ms,
-        "enable.auto.offset.store": False,
-        "enable.auto.commit": True,
         "auto.commit.interval.ms": 1000,
         "auto.offset.reset": "earliest",
         "topic.metadata.refresh.interval.ms": 5000,
@@ -66,6 +64,11 @@ def consumer_config(bootstrap: str, consumer: ConsumerConfig) -> dict[str, Any]:
         "fetch.wait.max.ms": 100,
         # Prefetch at most 16 MB: a backlog of a million changes must not sit in memory.
         "queued.max.messages.kbytes": 16384,
+        **client,
+        "group.id": consumer.group_id,
+        "session.timeout.ms": consumer.session_timeout_ms,
+        "enable.auto.offset.store": False,
+        "enable.auto.commit": True,
     }
 
 
@@ -87,6 +90,7 @@ class KafkaChangeSource:
         self._paused = False
         self._pause_wanted = False
         self._assignment: set[Partition] = set()  # by the callbacks, in the consumer's thread
+        self._refusals = KafkaRefusals()
 
     @property
     def consumer(self) -> Consumer:
@@ -96,7 +100,7 @@ class KafkaChangeSource:
 
     def open(self, topics: list[str], revoked: Revoked) -> None:
         self._revoked = revoked
-        self._consumer = self._connect(self._config)
+        self._consumer = self._connect({**self._config, "error_cb": self._refusals})
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def poll(self, max_records: int, timeout_s: float) -> list[RawMessage]:
@@ -109,6 +113,7 @@ class KafkaChangeSource:
             messages = consumer.consume(max_records, timeout_s)
         except KafkaException as exc:
             raise StackUnavailable(f"Kafka: {exc}") from exc
+        self._refusals.check(str(self._config.get("bootstrap.servers")))
         return records_of(messages)
 
     def store_offsets(self, offsets: dict[Partition, int]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from cdc_sync.endpoints import HttpEndpoint
 from cdc_sync.errors import SchemaUnknown, StackUnavailable
 
 AvroSchema = dict[str, Any]
@@ -17,8 +18,10 @@ AvroSchema = dict[str, Any]
 class SchemaRegistry:
     """Reads schemas by id and subjects from a registry speaking the Confluent REST API."""
 
-    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(base_url=base_url, timeout=10.0)
+    def __init__(self, endpoint: HttpEndpoint | str, client: httpx.Client | None = None) -> None:
+        """`endpoint`: see `endpoints.registry_endpoint` (a bare URL: no auth, the system CAs)."""
+        endpoint = HttpEndpoint(endpoint) if isinstance(endpoint, str) else endpoint
+        self._client = client or endpoint.client(timeout_s=10.0)
         self._by_id: dict[int, AvroSchema] = {}
 
     def schema(self, schema_id: int) -> AvroSchema:

@@ -7,6 +7,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 
+from cdc_sync.endpoints import with_refusals
 from cdc_sync.errors import RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.outbound.envelope import EnvelopeDecoder, RawMessage
@@ -35,14 +36,19 @@ def _headers(message: Message) -> tuple[tuple[str, bytes | None], ...]:
     return tuple((str(name), value.encode() if isinstance(value, str) else value) for name, value in pairs)
 
 
-def read_events(bootstrap: str, decoder: EnvelopeDecoder, options: ReadOptions) -> Iterator[ChangeEvent]:
+def read_events(
+    client: dict[str, Any], decoder: EnvelopeDecoder, options: ReadOptions
+) -> Iterator[ChangeEvent]:
     """Decoded change events, in partition order, until `max_events` or `idle_timeout_s` of silence.
+    `client` is the common client config (`endpoints.kafka_client_config`).
 
     Commits nothing: this is for looking at the stream (tail, demo, tests), not for delivery.
     """
+    bootstrap = client.get("bootstrap.servers")
+    config, refusals = with_refusals(client)
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **config,
             "group.id": options.group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest" if options.from_beginning else "latest",
@@ -52,6 +58,7 @@ def read_events(bootstrap: str, decoder: EnvelopeDecoder, options: ReadOptions) 
     try:
         consumer.subscribe(options.topics)
         yield from _events(consumer, decoder, options)
+        refusals.check(str(bootstrap))  # silence because the broker refused us is no idle stream
     except KafkaException as exc:
         raise StackUnavailable(f"Kafka at {bootstrap}: {exc}") from exc
     finally:

@@ -34,6 +34,7 @@ from sqlalchemy import Column, Engine
 from cdc_sync.config import AppConfig
 from cdc_sync.delivery.durable import HaltingHooks, ReplayHalted
 from cdc_sync.delivery.sender import Lane
+from cdc_sync.endpoints import HttpEndpoint
 from cdc_sync.errors import CdcSyncError, ConfigError, RejectedEvent, StackUnavailable
 from cdc_sync.events import ChangeEvent
 from cdc_sync.model.delivery import Delivery, Outcome
@@ -90,7 +91,7 @@ class ReplayContext:
     config: AppConfig
     actor: str
     topic_prefix: str
-    registry_url: str
+    registry: HttpEndpoint
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ class _Session:
         self._notifier = Notifier(ctx.config.notifications)
         self._hooks = _LetterHooks(ctx.engine, self._ledger, self._notifier)
         self._lanes: dict[str, Lane] = {}
-        self._records = StoredRecords(ctx.registry_url, ctx.config.contracts_dir)
+        self._records = StoredRecords(ctx.registry, ctx.config.contracts_dir)
 
     async def replay(self, letter: StoredLetter, earlier: Sequence[LetterResult]) -> LetterResult:
         planned = self._prepare(letter, earlier)

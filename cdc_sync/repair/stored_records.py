@@ -5,6 +5,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from cdc_sync.endpoints import HttpEndpoint
 from cdc_sync.events import ChangeEvent
 from cdc_sync.outbound.contracts import Contracts, load_contracts
 from cdc_sync.outbound.envelope import EnvelopeDecoder
@@ -13,8 +14,8 @@ from cdc_sync.outbound.registry import SchemaRegistry
 
 
 class StoredRecords:
-    def __init__(self, registry_url: str, contracts_dir: Path) -> None:
-        self._decoder = EnvelopeDecoder(SchemaRegistry(registry_url))
+    def __init__(self, registry: HttpEndpoint, contracts_dir: Path) -> None:
+        self._decoder = EnvelopeDecoder(SchemaRegistry(registry))
         self._contracts_dir = contracts_dir
 
     def decode(self, payload: dict[str, Any]) -> ChangeEvent | None:

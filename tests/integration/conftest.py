@@ -13,7 +13,9 @@ from sqlalchemy import Engine, create_engine
 from cdc_sync.admin.connect_api import ConnectApi
 from cdc_sync.admin.connectors import Connectors, load_specs
 from cdc_sync.admin.crm_grants import grant_crm
+from cdc_sync.config import KafkaConfig
 from cdc_sync.data_keys import sealer_from
+from cdc_sync.endpoints import kafka_client_config
 from cdc_sync.events import ChangeEvent
 from cdc_sync.outbound.assembly import state_engine
 from cdc_sync.outbound.envelope import EnvelopeDecoder
@@ -102,7 +104,9 @@ def collect(settings: Settings, registry: SchemaRegistry) -> Collect:
             options = ReadOptions([topic], f"test-{uuid.uuid4()}", from_beginning=True, idle_timeout_s=3)
             found = [
                 e
-                for e in read_events(settings.kafka_bootstrap, EnvelopeDecoder(registry), options)
+                for e in read_events(
+                    kafka_client_config(settings, KafkaConfig()), EnvelopeDecoder(registry), options
+                )
                 if wanted(e)
             ]
         assert len(found) >= count, f"{topic}: {len(found)} of {count} events after 90 s: {found}"

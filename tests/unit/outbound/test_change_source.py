@@ -154,9 +154,11 @@ def test_a_batch_is_sought_back_to_each_partitions_first_record() -> None:
 
 
 def test_the_consumer_config_stores_offsets_only_when_told_and_commits_them_in_the_background() -> None:
-    config = consumer_config("kafka:9092", ConsumerConfig(group_id="g"))
+    client = {"bootstrap.servers": "kafka:9092", "security.protocol": "SASL_SSL", "fetch.wait.max.ms": 50}
+    config = consumer_config(client, ConsumerConfig(group_id="g"))
     assert config["enable.auto.offset.store"] is False and config["enable.auto.commit"] is True
     assert config["bootstrap.servers"] == "kafka:9092" and config["group.id"] == "g"
+    assert config["security.protocol"] == "SASL_SSL" and config["fetch.wait.max.ms"] == 50  # [kafka] tunes
 
 
 def test_the_source_counts_the_partitions_it_holds_through_assignments_and_revocations() -> None:
