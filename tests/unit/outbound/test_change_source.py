@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from cdc_sync.config import ConsumerConfig
-from cdc_sync.errors import StackUnavailable
+from cdc_sync.errors import ConfigError, StackUnavailable
 from cdc_sync.observability.consumer_lag import ConsumerLag
 from cdc_sync.outbound.change_source import KafkaChangeSource, consumer_config
 from cdc_sync.outbound.envelope import RawMessage
@@ -168,3 +168,24 @@ def test_the_source_counts_the_partitions_it_holds_through_assignments_and_revoc
     consumer.on_assign(consumer, [TopicPartition(CREATE.topic, 2)])  # incremental (cooperative)
     consumer.on_revoke(consumer, [TopicPartition(CREATE.topic, 0)])
     assert source.assigned() == 2
+
+
+def test_a_broker_refusing_the_credentials_stops_the_source_with_one_line() -> None:
+    """librdkafka retries a refused login for ever and consume() stays silent: the source's
+    error_cb notes it and the next poll stops with the reason instead of waiting."""
+    seen: dict[str, Any] = {}
+    consumer = FakeConsumer([])
+    source = KafkaChangeSource(
+        {"bootstrap.servers": "kafka:9096"},
+        NotingLag(consumer),
+        lambda config: cast(Consumer, seen.update(config) or consumer),
+    )
+    source.open(["crm.public.contacts"], lambda partitions: None)
+    assert source.poll(500, 0.2) == []
+    seen["error_cb"](KafkaError(KafkaError._TRANSPORT, "broker away"))  # passing: retried
+    assert source.poll(500, 0.2) == []
+    seen["error_cb"](KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: invalid credentials"))
+    with pytest.raises(
+        ConfigError, match=r"^Kafka at kafka:9096 refused the connection: SASL .*invalid credentials"
+    ):
+        source.poll(500, 0.2)
