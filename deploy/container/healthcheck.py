@@ -1,7 +1,7 @@
 """Container healthcheck: exit 0 when GET $CDC_SYNC_HEALTHCHECK_URL (or argv[1]) answers 2xx.
 
 The image has no curl; this needs only the standard library. One image runs several processes,
-each healthy on its own endpoint (serve: /readyz on 8000; run, writer: /metrics on theirs)."""
+each healthy on its own endpoint (serve: /readyz on 8000; run, writer: /readyz on their admin listeners)."""
 
 import os
 import sys
