@@ -6,6 +6,7 @@ A database migrated by the numbered steps of earlier releases (`schema_migration
 exactly revision 0001: it is stamped, not migrated again.
 """
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from sqlalchemy.exc import ProgrammingError
 from cdc_sync.errors import ConfigError
 from cdc_sync.store.grants import apply_state_grants
 from cdc_sync.store.tables import SCHEMA
+
+# Alembic says "Context impl PostgresqlImpl" whenever the revision is read (every command): only
+# its warnings reach the log; `db migrate` prints the revisions it applied itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 _LOCK_ID = 0x0CDC5
 _SCRIPTS = Path(__file__).with_name("migrations")
