@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from sqlalchemy import Engine
 
 from cdc_sync.outbound.envelope import EnvelopeDecoder
@@ -74,10 +74,13 @@ def copy_into(broker: SaslBroker, record: Message) -> None:
 
 
 def committed(broker: SaslBroker, group: str, topic: str) -> int:
-    """The group's committed offset of partition 0 on the SASL broker (-1001: none yet)."""
+    """The group's committed offset of partition 0 on the SASL broker (-1001: none yet, or its
+    coordinator is still loading on the fresh broker)."""
     offsets = Consumer(broker.client(**{"group.id": group}))
     try:
         return int(offsets.committed([TopicPartition(topic, 0)], timeout=10)[0].offset)
+    except KafkaException:
+        return -1001
     finally:
         offsets.close()
 
