@@ -52,11 +52,11 @@ def export_command(ctx: click.Context, contact: str, email: str | None, out: Pat
 @JSON
 @click.pass_context
 def erase_command(ctx: click.Context, contact: str, email: str | None, yes: bool, as_json: bool) -> None:
-    """Erase CONTACT at every destination (for good: Mailchimp delete-permanent, Zendesk delete and
-    permanent delete), then in cdc-sync's tables (work rows deleted, ledger and alerts kept
-    without personal data). Refused while the contact has changes in flight. Resumable: run it
-    again to continue the steps that failed (exit 1 until all are done). Audited as
-    privacy.erase. The CRM row itself is the CRM owner's to erase."""
+    """Erase CONTACT at every destination (for good, by each vendor's own permanent deletion; a
+    vendor whose API has none is reported as not supported), then in cdc-sync's tables (work
+    rows deleted, ledger and alerts kept without personal data). Refused while the contact has
+    changes in flight. Resumable: run it again to continue the steps that failed (exit 1 until
+    all are done). Audited as privacy.erase. The CRM row itself is the CRM owner's to erase."""
     contact_id = contact_of(contact)
     confirm(f"Erase contact:{contact_id} at every destination and in cdc-sync's tables, for good?", yes)
     report = flows.erase(_context(ctx), contact_id, email)
