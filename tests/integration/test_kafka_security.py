@@ -125,20 +125,19 @@ def test_run_reads_changes_over_sasl_ssl_and_delivers_them(
     assert sasl_broker.password not in run.log.read_text()
 
 
+def run_once(config: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """`cdc-sync run` that is expected to stop by itself (the timeout bounds it)."""
+    command = [CLI, "--config", str(config), "run"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
 def test_a_wrong_password_stops_run_with_one_line_instead_of_waiting(
     sasl_broker: SaslBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = runner_config(tmp_path, sasl_broker, free_port())
     monkeypatch.setenv("CDC_SYNC_KAFKA_BOOTSTRAP", sasl_broker.bootstrap)
     monkeypatch.setenv("CDC_SYNC_KAFKA_SASL_PASSWORD", "not-the-password")
-    done = subprocess.run(
-        [CLI, "--config", str(config), "run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = run_once(config, timeout_s=180)
     assert done.returncode == 2, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if "refused the connection" in line]
     assert len(errors) == 1 and "Authentication failed" in errors[0], done.stderr[-3000:]
@@ -152,13 +151,6 @@ def test_a_password_in_the_file_is_refused_naming_the_variable(
     document = tomllib.loads(config.read_text())
     document["kafka"]["sasl.password"] = sasl_broker.password
     config.write_text(tomli_w.dumps(document))
-    done = subprocess.run(
-        [CLI, "--config", str(config), "run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_once(config, timeout_s=120)
     assert done.returncode == 2
     assert "CDC_SYNC_KAFKA_SASL_PASSWORD" in done.stderr and sasl_broker.password not in done.stderr
